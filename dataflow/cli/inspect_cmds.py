@@ -1,0 +1,110 @@
+"""Read-only commands: `validate`, `plugins`, `runs`, `show`."""
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.table import Table
+
+from dataflow.cli.common import (console, handles_errors, open_project, print_json,
+                                 project_option, seconds, styled, when)
+from dataflow.store.history import get_run, list_runs
+from dataflow.validate import project_problems
+
+
+@click.command("validate")
+@project_option
+@handles_errors
+def validate_command(project_dir):
+    """Check config files and every plugin; print each problem with where and how to fix it."""
+    project = open_project(project_dir)
+    problems = project_problems(project)
+    if not problems:
+        console.print(f"[green]ok[/]: {project.directory} is valid "
+                      f"({len(project.registry.plugins)} plugins, "
+                      f"{len(project.spec.pipelines)} pipelines)")
+        return
+    for problem in problems:
+        console.print(f"[red]✗[/] {problem}", soft_wrap=True, markup=False)
+    console.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found")
+    sys.exit(1)
+
+
+@click.command("plugins")
+@click.option("--tag", help="Only plugins with this tag.")
+@click.option("--pipeline", help="Only plugins that run in this pipeline.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@project_option
+@handles_errors
+def plugins_command(tag, pipeline, as_json, project_dir):
+    """List plugins: hooks, pipelines, version, tags and where each comes from."""
+    project = open_project(project_dir)
+    chosen = project.registry.select(tag=tag, pipeline=pipeline)
+    if as_json:
+        print_json([info.summary() for info in chosen])
+        return
+    table = Table(show_edge=False)
+    for column in ("plugin", "version", "hooks", "pipelines", "tags", "from"):
+        table.add_column(column)
+    for info in chosen:
+        table.add_row(info.id, info.version, ", ".join(info.hooks), ", ".join(info.pipelines),
+                      ", ".join(info.tags), info.origin)
+    console.print(table)
+    for problem in project.registry.problems:
+        console.print(f"[red]✗[/] {problem}", soft_wrap=True, markup=False)
+
+
+@click.command("runs")
+@click.option("--pipeline", help="Only runs of this pipeline.")
+@click.option("--status", help="Only runs with this status.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@project_option
+@handles_errors
+def runs_command(pipeline, status, limit, as_json, project_dir):
+    """List recent runs, newest first."""
+    runs = list_runs(open_project(project_dir).db, pipeline, status, limit)
+    if as_json:
+        print_json(runs)
+        return
+    table = Table(show_edge=False)
+    for column in ("run", "pipeline", "status", "trigger", "started", "duration"):
+        table.add_column(column)
+    for run in runs:
+        table.add_row(run["_id"][:12], run.get("pipeline", ""), styled(run.get("status", "")),
+                      run.get("trigger", ""), when(run.get("started")), seconds(run.get("duration")))
+    console.print(table)
+
+
+def _task_table(tasks: list) -> Table:
+    table = Table(show_edge=False)
+    for column in ("hook", "plugin", "version", "status", "started", "duration", "error"):
+        table.add_column(column, overflow="fold")
+    for task in tasks:
+        table.add_row(task["hook"], task["plugin"], task.get("plugin_version", ""),
+                      styled(task["status"]), when(task.get("started")),
+                      seconds(task.get("duration")), task.get("error") or "")
+    return table
+
+
+@click.command("show")
+@click.argument("run_id")
+@click.option("--traceback", "tracebacks", is_flag=True, help="Print failed tasks' tracebacks.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@project_option
+@handles_errors
+def show_command(run_id, tracebacks, as_json, project_dir):
+    """Show one run (a unique prefix of its id is enough): tasks, timings, errors."""
+    run = get_run(open_project(project_dir).db, run_id)
+    if as_json:
+        print_json(run)
+        return
+    console.print(f"run [bold]{run['_id']}[/]  pipeline [bold]{run.get('pipeline')}[/]  "
+                  f"{styled(run.get('status', ''))}  trigger {run.get('trigger')}")
+    console.print(f"started {when(run.get('started'))}  finished {when(run.get('finished'))}  "
+                  f"duration {seconds(run.get('duration'))}")
+    console.print(_task_table(run["tasks"]))
+    for task in run["tasks"] if tracebacks else []:
+        if task.get("traceback"):
+            console.print(f"\n[bold]{task['hook']}.{task['plugin']}[/]")
+            console.print(task["traceback"], markup=False)

@@ -1,0 +1,71 @@
+"""Live progress of a run in the terminal: one row per (hook, plugin) task."""
+from __future__ import annotations
+
+import threading
+import time
+
+from rich.live import Live
+from rich.table import Table
+
+from dataflow.cli.common import console, seconds, styled
+
+
+class ProgressView:
+    """Follows task events; a live table on a terminal, one line per change otherwise."""
+
+    def __init__(self, plan, live: bool | None = None):
+        self.rows = {t.task_id: {"hook": t.hook, "plugin": t.plugin, "status": "pending",
+                                 "started": None, "duration": None} for t in plan.tasks}
+        self.live_mode = console.is_terminal if live is None else live
+        self._lock = threading.Lock()
+        self._live = None
+
+    def table(self) -> Table:
+        table = Table(show_edge=False, pad_edge=False)
+        for column in ("hook", "plugin", "status", "duration"):
+            table.add_column(column)
+        now = time.time()
+        with self._lock:
+            for row in self.rows.values():
+                duration = row["duration"]
+                if duration is None and row["started"]:
+                    duration = now - row["started"]
+                table.add_row(row["hook"], row["plugin"], styled(row["status"]), seconds(duration))
+        return table
+
+    def __call__(self, event: dict) -> None:
+        kind, task_id = event.get("kind"), event.get("task_id")
+        if kind not in ("task_started", "task_finished") or task_id not in self.rows:
+            return
+        with self._lock:
+            row = self.rows[task_id]
+            if kind == "task_started":
+                row.update(status="running", started=event.get("started"))
+            else:
+                started, finished = event.get("started"), event.get("finished")
+                row.update(status=event["status"],
+                           duration=finished - started if started and finished else None)
+        if self._live is not None:
+            self._live.update(self.table())
+        elif not self.live_mode:
+            self._line(row, event)
+
+    def _line(self, row: dict, event: dict) -> None:
+        text = f"{row['hook']:<22} {row['plugin']:<22} {styled(row['status'])}"
+        if row["duration"] is not None:
+            text += f" {seconds(row['duration'])}"
+        if event.get("error") and row["status"] != "completed":
+            text += f"  {event['error']}"
+        console.print(text, soft_wrap=True)
+
+    def __enter__(self):
+        if self.live_mode:
+            self._live = Live(self.table(), console=console, refresh_per_second=4,
+                              get_renderable=self.table)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._live is not None:
+            self._live.__exit__(*exc)
+            self._live = None

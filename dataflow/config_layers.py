@@ -1,0 +1,36 @@
+"""Plugin config layering: CONFIG_SCHEMA defaults, then YAML, then stored updates."""
+from __future__ import annotations
+
+import copy
+
+
+def schema_defaults(schema: dict) -> dict:
+    """The `default` of every property (nested objects too) of a JSON Schema."""
+    defaults = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        if "default" in prop:
+            defaults[name] = copy.deepcopy(prop["default"])
+        elif prop.get("type") == "object" and prop.get("properties"):
+            nested = schema_defaults(prop)
+            if nested:
+                defaults[name] = nested
+    return defaults
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """`override` on top of `base`; nested mappings merge, everything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def layered_config(schema: dict, yaml_global: dict, yaml_pipeline: dict, stored: dict) -> dict:
+    """The effective config: defaults < plugin_config (YAML) < pipeline config (YAML) < store."""
+    config = schema_defaults(schema)
+    for layer in (yaml_global, yaml_pipeline, stored):
+        config = deep_merge(config, layer or {})
+    return config

@@ -1,0 +1,40 @@
+"""Events from plugin tasks to the orchestrating process.
+
+On a Dask worker an event goes through the scheduler's event log (`log_event`),
+which forwards it to the subscribed client; outside a worker (a plugin run in
+the calling process) it goes to local listeners directly. Events never carry
+plugin outputs, only small metadata.
+"""
+from __future__ import annotations
+
+import threading
+
+from distributed import get_worker
+
+TOPIC = "dataflow"
+_local_listeners: list = []
+_local_lock = threading.Lock()
+
+
+def emit(event: dict) -> None:
+    """Send one event to whoever orchestrates the run."""
+    try:
+        worker = get_worker()
+    except ValueError:
+        with _local_lock:
+            listeners = list(_local_listeners)
+        for listener in listeners:
+            listener(event)
+        return
+    worker.log_event(TOPIC, event)
+
+
+def add_local_listener(listener) -> None:
+    with _local_lock:
+        _local_listeners.append(listener)
+
+
+def remove_local_listener(listener) -> None:
+    with _local_lock:
+        if listener in _local_listeners:
+            _local_listeners.remove(listener)

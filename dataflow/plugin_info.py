@@ -1,0 +1,98 @@
+"""What dataflow knows about one plugin, read from its module per the plugin contract."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from jsonschema import Draft202012Validator, SchemaError
+
+from dataflow.errors import Problem
+from dataflow.plugin_loader import PluginRef
+
+OPTIONAL_CALLABLES = ("cancel", "on_load", "on_shutdown", "get_metadata", "get_config_ui")
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A loaded plugin's metadata (spec 000) and where it comes from."""
+
+    id: str
+    ref: PluginRef
+    origin: str                               # "folder plugins/x" or "entry point pkg"
+    hooks: tuple[str, ...]
+    pipelines: tuple[str, ...]
+    tags: tuple[str, ...] = ()
+    version: str = "0.0.0"
+    fail_hard: bool = False
+    config_schema: dict = field(default_factory=dict, compare=False)
+    output_schema: dict | None = field(default=None, compare=False)
+    priority: str | None = None
+    description: str = ""
+
+    def runs_in(self, pipeline: str) -> bool:
+        return "*" in self.pipelines or pipeline in self.pipelines
+
+    def summary(self) -> dict:
+        return {"id": self.id, "version": self.version, "hooks": list(self.hooks),
+                "pipelines": list(self.pipelines), "tags": list(self.tags),
+                "fail_hard": self.fail_hard, "origin": self.origin,
+                "source_hash": self.ref.source_hash, "description": self.description}
+
+
+def _names(module, attribute: str, default) -> tuple[tuple[str, ...], str | None]:
+    value = getattr(module, attribute, default)
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
+            isinstance(item, str) for item in value):
+        return (), f"{attribute} must be a list of strings, got {value!r}"
+    return tuple(value), None
+
+
+def _schema_problem(module, attribute: str) -> str | None:
+    schema = getattr(module, attribute, None)
+    if schema is None:
+        return None
+    if not isinstance(schema, dict):
+        return f"{attribute} must be a JSON Schema dict, got {type(schema).__name__}"
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        return f"{attribute} is not a valid JSON Schema: {error.message}"
+    return None
+
+
+def _contract_errors(module, plugin_id) -> list[str]:
+    errors = []
+    if not isinstance(plugin_id, str) or not plugin_id:
+        errors.append("PLUGIN_NAME must be a non-empty string")
+    if not callable(getattr(module, "run", None)):
+        errors.append("run(context, config) is missing or not callable")
+    for name in OPTIONAL_CALLABLES:
+        if hasattr(module, name) and not callable(getattr(module, name)):
+            errors.append(f"{name} must be a function")
+    for attribute in ("CONFIG_SCHEMA", "OUTPUT_SCHEMA"):
+        errors.append(_schema_problem(module, attribute))
+    return [error for error in errors if error]
+
+
+def read_plugin(module: ModuleType, ref: PluginRef, origin: str,
+                where: str) -> tuple[PluginInfo | None, list[Problem]]:
+    """PluginInfo for a module, or the Problems that keep it from being one."""
+    plugin_id = getattr(module, "PLUGIN_NAME", None)
+    errors = _contract_errors(module, plugin_id)
+    hooks, hooks_error = _names(module, "HOOKS", None)
+    pipelines, pipelines_error = _names(module, "PIPELINES", ["*"])
+    tags, tags_error = _names(module, "TAGS", [])
+    errors += [e for e in (hooks_error, pipelines_error, tags_error) if e]
+    if errors:
+        return None, [Problem(where, str(plugin_id or ""), error,
+                              "follow the plugin contract (docs/plugins.md)") for error in errors]
+    info = PluginInfo(
+        id=plugin_id, ref=PluginRef(plugin_id, ref.module, ref.path, ref.source_hash),
+        origin=origin, hooks=hooks, pipelines=pipelines, tags=tags,
+        version=str(getattr(module, "VERSION", "0.0.0")),
+        fail_hard=bool(getattr(module, "FAIL_HARD", False)),
+        config_schema=getattr(module, "CONFIG_SCHEMA", None) or {},
+        output_schema=getattr(module, "OUTPUT_SCHEMA", None),
+        priority=getattr(module, "PRIORITY", None),
+        description=(module.__doc__ or "").strip().split("\n")[0])
+    return info, []

@@ -1,0 +1,69 @@
+"""The UnifiedLogger a plugin gets as `context["services"]["log"]`.
+
+Each call makes one structured record (time, level, run, pipeline, hook, plugin,
+message, extra fields) and sends it to the orchestrator as an event, which
+stores it, echoes it and alerts on it. `fatal` also stops the pipeline.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from dataflow.errors import DataflowError
+from dataflow.events import emit
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "FATAL": 50}
+_python_log = logging.getLogger("dataflow.plugin")
+
+
+class FatalError(DataflowError):
+    """Raised by `log.fatal(...)`: the pipeline stops after this plugin."""
+
+
+def log_record(env, hook, plugin, level: str, message: str, fields: dict) -> dict:
+    return {"kind": "log", "run_id": env.run_id, "pipeline": env.pipeline, "hook": hook,
+            "plugin": plugin, "level": level, "message": str(message),
+            "time": datetime.now(timezone.utc).isoformat(), "fields": _plain(fields)}
+
+
+def _plain(fields: dict) -> dict:
+    """Extra fields as msgpack-friendly values (anything else becomes its repr)."""
+    plain = {}
+    for key, value in fields.items():
+        ok = isinstance(value, (str, int, float, bool, type(None)))
+        plain[str(key)] = value if ok else repr(value)
+    return plain
+
+
+class PluginLogger:
+    """debug / info / warning / error / fatal for one plugin task."""
+
+    def __init__(self, env, hook: str, plugin: str):
+        self._env, self._hook, self._plugin = env, hook, plugin
+        self._threshold = LEVELS.get(env.log_level, 20)
+
+    def _log(self, level: str, message, fields: dict) -> None:
+        if LEVELS[level] < self._threshold:
+            return
+        emit(log_record(self._env, self._hook, self._plugin, level, message, fields))
+
+    def debug(self, message, **fields) -> None:
+        self._log("DEBUG", message, fields)
+
+    def info(self, message, **fields) -> None:
+        self._log("INFO", message, fields)
+
+    def warning(self, message, **fields) -> None:
+        self._log("WARNING", message, fields)
+
+    warn = warning
+
+    def error(self, message, **fields) -> None:
+        self._log("ERROR", message, fields)
+
+    def fatal(self, message, **fields) -> None:
+        """Record a FATAL message and stop the pipeline (raises FatalError)."""
+        self._log("FATAL", message, fields)
+        raise FatalError(str(message))
+
+    critical = fatal

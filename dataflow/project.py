@@ -1,0 +1,91 @@
+"""A project directory: its settings, pipelines, plugins, store and config manager.
+
+Everything is loaded lazily and once, so a command only pays for what it uses.
+"""
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from dataflow.config_manager import ConfigManager
+from dataflow.errors import ConfigError
+from dataflow.registry import PluginRegistry
+from dataflow.settings import Settings, read_settings
+from dataflow.spec import ProjectSpec, read_spec
+from dataflow.store.connection import StoreAddress, connect_store, resolve_address
+from dataflow.store.recorder import Recorder
+from dataflow.store.schema import ensure_schema
+
+
+def resolve_project_dir(directory=None) -> Path:
+    """--project, else DATAFLOW_PROJECT, else the current directory."""
+    chosen = directory or os.environ.get("DATAFLOW_PROJECT") or os.getcwd()
+    return Path(chosen).expanduser().resolve()
+
+
+class Project:
+    """The façade the CLI, the API, the notebooks and the engine share."""
+
+    def __init__(self, directory=None):
+        self.directory = resolve_project_dir(directory)
+
+    @cached_property
+    def _settings_read(self):
+        return read_settings(self.directory)
+
+    @cached_property
+    def _spec_read(self):
+        return read_spec(self.directory)
+
+    @property
+    def settings(self) -> Settings:
+        settings, _, problems = self._settings_read
+        if problems:
+            raise ConfigError(problems)
+        return settings
+
+    @property
+    def spec(self) -> ProjectSpec:
+        spec, _, problems = self._spec_read
+        if problems:
+            raise ConfigError(problems)
+        return spec
+
+    def file_problems(self) -> list:
+        return self._settings_read[2] + self._spec_read[2]
+
+    @cached_property
+    def registry(self) -> PluginRegistry:
+        settings = self._settings_read[0]
+        return PluginRegistry(self.directory, settings.plugin_paths, settings.entry_points)
+
+    @cached_property
+    def store(self) -> StoreAddress:
+        address = connect_store(resolve_address(self.directory, self.settings))
+        ensure_schema(address.system_db())
+        return address
+
+    @property
+    def db(self):
+        """dataflow's own database (runs, tasks, logs, configs)."""
+        return self.store.system_db()
+
+    @cached_property
+    def recorder(self) -> Recorder:
+        return Recorder(self.db)
+
+    @cached_property
+    def config(self) -> ConfigManager:
+        return ConfigManager(self.settings, self.spec, self.registry, self.db)
+
+    def reload(self) -> list[str]:
+        """Re-read YAML and plugins (hot reload); returns the plugins that changed."""
+        for name in ("_settings_read", "_spec_read", "config"):
+            self.__dict__.pop(name, None)
+        return self.registry.reload()
+
+    def close(self) -> None:
+        if "recorder" in self.__dict__:
+            self.recorder.flush()
+            self.recorder.close()

@@ -1,0 +1,117 @@
+"""The plugin registry: discovery from folders and entry points, lookup, hot reload.
+
+A plugin that fails to load is reported (its file and exception) and the others
+still load; two plugins with one PLUGIN_NAME are both reported.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import traceback
+from pathlib import Path
+
+from dataflow.errors import PluginError, Problem
+from dataflow.plugin_info import PluginInfo, read_plugin
+from dataflow.plugin_loader import PluginRef, forget, import_plugin, source_hash
+
+ENTRY_POINT_GROUP = "dataflow.plugins"
+
+
+def _load_problem(where: str, error: BaseException) -> Problem:
+    frames = traceback.extract_tb(error.__traceback__)
+    last = frames[-1] if frames else None
+    at = f" (at {last.filename}:{last.lineno})" if last else ""
+    return Problem(where, "", f"plugin failed to import: {type(error).__name__}: {error}{at}",
+                   "fix the error in the plugin's code, then run `dataflow validate`")
+
+
+def _folder_candidates(project_dir: Path, paths) -> list[tuple[Path, str]]:
+    found = []
+    for configured in paths:
+        base = (project_dir / configured).resolve()
+        for folder in sorted(base.glob("*/__init__.py")) if base.is_dir() else []:
+            shown = f"{configured.rstrip('/')}/{folder.parent.name}/__init__.py"
+            found.append((folder.parent, shown))
+    return found
+
+
+def _load(ref: PluginRef, origin: str, where: str):
+    try:
+        module = import_plugin(ref)
+    except Exception as error:        # a broken plugin must not stop discovery
+        return None, [_load_problem(where, error)]
+    return read_plugin(module, ref, origin, where)
+
+
+class PluginRegistry:
+    """All plugins of a project by id, plus the problems met while finding them."""
+
+    def __init__(self, project_dir: Path, plugin_paths=("plugins",), entry_points=True):
+        self.project_dir = Path(project_dir)
+        self.plugin_paths = tuple(plugin_paths)
+        self.use_entry_points = entry_points
+        self.plugins: dict[str, PluginInfo] = {}
+        self.problems: list[Problem] = []
+        self.where: dict[str, str] = {}
+        self.discover()
+
+    def _candidates(self):
+        for folder, shown in _folder_candidates(self.project_dir, self.plugin_paths):
+            ref = PluginRef("", folder.name, str(folder), source_hash(folder))
+            yield ref, f"folder {shown.rsplit('/', 1)[0]}", shown
+        if not self.use_entry_points:
+            return
+        for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            package = point.dist.name if point.dist else point.value
+            yield PluginRef("", point.value, None, _entry_point_hash(point)), \
+                f"entry point {package}", f"entry point {point.name} = {point.value}"
+
+    def discover(self) -> None:
+        plugins, problems, where = {}, [], {}
+        for ref, origin, shown in self._candidates():
+            info, found = _load(ref, origin, shown)
+            problems += found
+            if info is None:
+                continue
+            if info.id in plugins:
+                problems.append(Problem(shown, info.id, f"PLUGIN_NAME {info.id!r} is already "
+                                        f"used by {where[info.id]}", "give each plugin a unique PLUGIN_NAME"))
+                continue
+            plugins[info.id], where[info.id] = info, shown
+        self.plugins, self.problems, self.where = plugins, problems, where
+
+    def reload(self) -> list[str]:
+        """Re-read every plugin; returns the ids whose source changed (hot reload)."""
+        before = {pid: info.ref.source_hash for pid, info in self.plugins.items()}
+        for info in self.plugins.values():
+            forget(info.ref)
+        self.discover()
+        return sorted(pid for pid, info in self.plugins.items()
+                      if before.get(pid) != info.ref.source_hash)
+
+    def get(self, plugin_id: str) -> PluginInfo:
+        try:
+            return self.plugins[plugin_id]
+        except KeyError:
+            known = ", ".join(sorted(self.plugins)) or "none"
+            raise PluginError(f"no plugin named {plugin_id!r} (known: {known})") from None
+
+    def module(self, plugin_id: str):
+        return import_plugin(self.get(plugin_id).ref)
+
+    def select(self, tag: str | None = None, pipeline: str | None = None) -> list[PluginInfo]:
+        chosen = [info for info in self.plugins.values()
+                  if (tag is None or tag in info.tags)
+                  and (pipeline is None or info.runs_in(pipeline))]
+        return sorted(chosen, key=lambda info: info.id)
+
+
+def _entry_point_hash(point) -> str:
+    try:
+        spec = importlib.util.find_spec(point.module)
+    except (ImportError, ValueError):
+        return ""
+    if spec is None or not spec.origin or not Path(spec.origin).exists():
+        return ""
+    origin = Path(spec.origin)
+    return source_hash(origin.parent if origin.name == "__init__.py" else origin)

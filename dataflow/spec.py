@@ -1,0 +1,107 @@
+"""Pipelines from config/pipelines.yaml: named sequences of hooks, optional schedules."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from croniter import croniter
+
+from dataflow.errors import ConfigError
+from dataflow.schema_check import document_problems
+from dataflow.settings import PRIORITIES
+from dataflow.yamlfile import YamlDocument, read_yaml
+
+PIPELINES_FILE = "config/pipelines.yaml"
+NAME_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+
+PIPELINES_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["pipelines"],
+    "properties": {
+        "pipelines": {
+            "type": "object",
+            "propertyNames": {"pattern": NAME_PATTERN},
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["hooks"],
+                "properties": {
+                    "hooks": {"type": "array", "minItems": 1,
+                              "items": {"type": "string", "pattern": NAME_PATTERN}},
+                    "schedule": {"type": ["string", "null"]},
+                    "description": {"type": "string"},
+                    "priority": {"enum": PRIORITIES},
+                    "enabled": {"type": "boolean"},
+                    "config": {"type": "object", "additionalProperties": {"type": "object"}},
+                },
+            },
+        },
+        "hooks": {"type": "object", "additionalProperties": {
+            "type": "array", "items": {"type": "string"}}},
+        "plugin_config": {"type": "object", "additionalProperties": {"type": "object"}},
+    },
+}
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """One named pipeline: its hooks in order and how it is run."""
+
+    name: str
+    hooks: tuple[str, ...]
+    schedule: str | None = None
+    priority: str = "normal"
+    description: str = ""
+    enabled: bool = True
+    plugin_config: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """All pipelines, the optional central hook → plugins map, YAML plugin config."""
+
+    pipelines: dict[str, PipelineSpec]
+    hook_map: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    plugin_config: dict[str, dict] = field(default_factory=dict)
+
+
+def _pipeline(name: str, body: dict) -> PipelineSpec:
+    return PipelineSpec(
+        name=name, hooks=tuple(body["hooks"]), schedule=body.get("schedule"),
+        priority=body.get("priority", "normal"), description=body.get("description", ""),
+        enabled=body.get("enabled", True), plugin_config=body.get("config") or {})
+
+
+def _schedule_problems(document: YamlDocument) -> list:
+    problems = []
+    for name, body in document.data.get("pipelines", {}).items():
+        schedule = body.get("schedule")
+        if schedule and not croniter.is_valid(schedule):
+            problems.append(document.problem(
+                ("pipelines", name, "schedule"), f"invalid cron expression {schedule!r}",
+                "use five fields: minute hour day-of-month month day-of-week, e.g. '*/10 * * * *'"))
+    return problems
+
+
+def read_spec(project_dir: Path) -> tuple[ProjectSpec, YamlDocument, list]:
+    """The project's pipelines and every problem of pipelines.yaml on its own."""
+    document, problems = read_yaml(project_dir / PIPELINES_FILE, PIPELINES_FILE)
+    if not problems and not (project_dir / PIPELINES_FILE).exists():
+        problems = [document.problem((), f"{PIPELINES_FILE} not found in {project_dir}",
+                                     "create it, or point --project / DATAFLOW_PROJECT at a project")]
+    problems = problems or document_problems(document, PIPELINES_SCHEMA)
+    problems = problems or _schedule_problems(document)
+    if problems:
+        return ProjectSpec(pipelines={}), document, problems
+    data = document.data
+    pipelines = {name: _pipeline(name, body) for name, body in data["pipelines"].items()}
+    hook_map = {hook: tuple(ids) for hook, ids in (data.get("hooks") or {}).items()}
+    return ProjectSpec(pipelines, hook_map, data.get("plugin_config") or {}), document, []
+
+
+def load_spec(project_dir: Path) -> ProjectSpec:
+    spec, _, problems = read_spec(project_dir)
+    if problems:
+        raise ConfigError(problems)
+    return spec
