@@ -12,37 +12,67 @@ import uuid
 from datetime import datetime, timezone
 
 from distributed import wait
+from distributed.client import FuturesCancelledError
 
+from dataflow.cancellation import clear
+from dataflow.canceller import Canceller
 from dataflow.cluster import dashboard_link, start_client
+from dataflow.errors import PluginError
 from dataflow.events import TOPIC, add_local_listener, remove_local_listener
 from dataflow.graph import submit_graph
 from dataflow.plan import build_plan
 from dataflow.reconcile import reconcile
+from dataflow.resources import Resources
 from dataflow.result import RunHandle, RunResult
+from dataflow.run_control import request_cancel_in_store
 from dataflow.services import RunEnv
 from dataflow.tracker import RUN_RUNNING, RunTracker
+from dataflow.watcher import RunWatcher
+from dataflow.worker_setup import prepare_workers
 
 FINISH_EVENT_GRACE = 2.0     # seconds to wait for end events after the futures are done
 
 
-class Engine:
-    """Runs pipelines of one project on one Dask client (started on first use)."""
+def _wait_all(futures: list, timeout: float | None) -> None:
+    """Wait until every future is finished, erred or cancelled (cancelled ones don't raise)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            wait([f for f in futures if not f.done()], timeout=remaining)
+            return
+        except FuturesCancelledError:
+            continue
 
-    def __init__(self, project, client=None, listeners=()):
+
+class Engine:
+    """Runs pipelines of one project on one Dask client (started on first use).
+
+    With no client given it starts the configured cluster, and on a local cluster
+    the CPU governor; `govern=True` governs a client you pass in as well.
+    """
+
+    def __init__(self, project, client=None, listeners=(), govern: bool | None = None):
         self.project = project
         self.listeners = list(listeners)
         self._client, self._cluster, self._owns_client = client, None, client is None
-        self._active: dict[str, RunHandle] = {}
-        self._subscribed = False
+        self._govern = self._owns_client if govern is None else govern
+        self.active_runs: dict[str, RunHandle] = {}
+        self.resources: Resources | None = None
+        self._watcher: RunWatcher | None = None
+        cluster = project.settings.cluster
+        self.canceller = Canceller(lambda: self.client, cluster.cancel_grace_seconds)
         add_local_listener(self._route)
 
     @property
     def client(self):
         if self._client is None:
             self._client, self._cluster = start_client(self.project.settings.cluster)
-        if not self._subscribed:
+        if self.resources is None:
             self._client.subscribe_topic(TOPIC, lambda event: self._route(event[1]))
-            self._subscribed = True
+            prepare_workers(self._client, self.project)
+            self.resources = Resources(self._client, self.project.settings.cluster.cpu_target,
+                                       govern=self._govern)
         return self._client
 
     @property
@@ -50,7 +80,7 @@ class Engine:
         return dashboard_link(self.client)
 
     def _route(self, event: dict) -> None:
-        handle = self._active.get(event.get("run_id"))
+        handle = self.active_runs.get(event.get("run_id"))
         if handle is not None:
             handle.tracker.handle(event)
 
@@ -60,15 +90,17 @@ class Engine:
     def start(self, pipeline: str, trigger: str = "api", listeners=()) -> RunHandle:
         """Plan, record and submit a run; returns at once."""
         plan = build_plan(self.project, pipeline)
-        run_id = uuid.uuid4().hex
+        client, run_id = self.client, uuid.uuid4().hex
         env = RunEnv(run_id, pipeline, str(self.project.directory), self.project.store,
                      datetime.now(timezone.utc), priority=plan.priority,
                      log_level=self.project.settings.log_level)
         tracker = RunTracker(run_id, plan, self.project.recorder, self.listeners + list(listeners))
         handle = RunHandle(run_id, plan, env, {}, tracker, time.time())
         self._record_start(handle, trigger)
-        self._active[run_id] = handle
-        handle.futures = submit_graph(self.client, env, plan)
+        self.active_runs[run_id] = handle
+        if self._watcher is None:
+            self._watcher = RunWatcher(self)
+        handle.futures = submit_graph(client, env, plan)
         return handle
 
     def _record_start(self, handle: RunHandle, trigger: str) -> None:
@@ -76,8 +108,7 @@ class Engine:
         recorder.record("runs", handle.run_id, {
             "pipeline": env.pipeline, "trigger": trigger, "status": RUN_RUNNING,
             "started": env.start_time, "hooks": list(plan.hooks), "priority": plan.priority,
-            "host": socket.gethostname(), "pid": os.getpid(),
-            "project": env.project_dir})
+            "host": socket.gethostname(), "pid": os.getpid(), "project": env.project_dir})
         for task in plan.tasks:
             recorder.record("tasks", f"{handle.run_id}:{task.task_id}", {
                 "run_id": handle.run_id, "pipeline": env.pipeline, "hook": task.hook,
@@ -87,7 +118,8 @@ class Engine:
 
     def wait(self, handle: RunHandle, timeout: float | None = None) -> RunResult:
         """Block until the run ends; record and return its result."""
-        wait(list(handle.futures.values()), timeout=timeout)
+        _wait_all(list(handle.futures.values()), timeout)
+        reconcile(self.client, handle, settled_only=True)
         if not handle.tracker.wait_finished(FINISH_EVENT_GRACE):
             reconcile(self.client, handle)
         return self._finish(handle)
@@ -98,15 +130,32 @@ class Engine:
         self.project.recorder.record("runs", handle.run_id, {
             "status": status, "finished": datetime.now(timezone.utc), "duration": duration,
             "counts": tracker.counts(), "error": tracker.first_error()})
-        self._active.pop(handle.run_id, None)
+        self.active_runs.pop(handle.run_id, None)
+        if tracker.cancel_requested or tracker.cancelled_plugins:
+            clear(handle.run_id)
+            self.client.run(clear, handle.run_id)
         return RunResult(handle.run_id, handle.plan.pipeline, status, duration,
                          dict(tracker.tasks), tracker.first_error(), handle.futures)
 
     def run(self, pipeline: str, trigger: str = "api", listeners=()) -> RunResult:
         return self.wait(self.start(pipeline, trigger, listeners))
 
+    def cancel(self, run_id: str, plugin: str | None = None) -> str:
+        """Cancel a run (or one plugin of it) run here or by another process."""
+        handle = self.active_runs.get(run_id)
+        if handle is None:
+            return request_cancel_in_store(self.project.db, run_id, plugin)
+        if plugin is not None and plugin not in {t.plugin for t in handle.plan.tasks}:
+            raise PluginError(f"run {run_id} has no plugin {plugin!r}")
+        handle.tracker.cancelled_plugins.add(plugin)
+        self.canceller.cancel(handle, plugin)
+        return run_id
+
     def close(self) -> None:
         remove_local_listener(self._route)
+        for stoppable in (self._watcher, self.resources):
+            if stoppable is not None:
+                stoppable.stop()
         self.project.recorder.flush()
         if self._owns_client and self._client is not None:
             self._client.close()

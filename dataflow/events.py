@@ -16,11 +16,22 @@ _local_listeners: list = []
 _local_lock = threading.Lock()
 
 
-def emit(event: dict) -> None:
-    """Send one event to whoever orchestrates the run."""
+def current_worker():
+    """The Dask worker running this thread's task, or None outside a task."""
     try:
-        worker = get_worker()
+        return get_worker()
     except ValueError:
+        return None
+
+
+def emit(event: dict, worker=None) -> None:
+    """Send one event to whoever orchestrates the run.
+
+    Pass `worker` from threads that are not a task's own (callbacks, helpers):
+    only a task's thread can find its worker by itself.
+    """
+    worker = worker or current_worker()
+    if worker is None:
         with _local_lock:
             listeners = list(_local_listeners)
         for listener in listeners:

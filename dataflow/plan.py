@@ -20,6 +20,7 @@ class PlannedTask:
     fail_hard: bool = False
     output_schema: dict | None = field(default=None, compare=False)
     priority: str | None = None
+    deadline: float | None = None      # seconds; past it the task is stopped as timed_out
 
     @property
     def task_id(self) -> str:
@@ -69,6 +70,7 @@ def build_plan(project, pipeline_name: str) -> RunPlan:
                                                      stored.get(plugin_id, {}))
             project.config.check(plugin_id, pipeline_name, config)
             stage.append(PlannedTask(hook, index, plugin_id, info.ref, info.version, config,
-                                     info.fail_hard, info.output_schema, info.priority))
+                                     info.fail_hard, info.output_schema, info.priority,
+                                     info.deadline))
         stages.append(tuple(stage))
     return RunPlan(pipeline_name, pipeline.hooks, tuple(stages), pipeline.priority)

@@ -27,6 +27,7 @@ class PluginInfo:
     config_schema: dict = field(default_factory=dict, compare=False)
     output_schema: dict | None = field(default=None, compare=False)
     priority: str | None = None
+    deadline: float | None = None
     description: str = ""
 
     def runs_in(self, pipeline: str) -> bool:
@@ -94,5 +95,6 @@ def read_plugin(module: ModuleType, ref: PluginRef, origin: str,
         config_schema=getattr(module, "CONFIG_SCHEMA", None) or {},
         output_schema=getattr(module, "OUTPUT_SCHEMA", None),
         priority=getattr(module, "PRIORITY", None),
+        deadline=getattr(module, "DEADLINE", None),
         description=(module.__doc__ or "").strip().split("\n")[0])
     return info, []

@@ -28,11 +28,17 @@ def _synthetic_end(handle, task_id: str, future) -> dict:
     return None
 
 
-def reconcile(client, handle) -> None:
-    """Give every unfinished task of `handle` its final status."""
+def reconcile(client, handle, settled_only: bool = False) -> None:
+    """Give every unfinished task of `handle` its final status.
+
+    `settled_only`: only tasks whose futures erred or were cancelled (no event will
+    come for those, so there is no reason to wait for one).
+    """
     for task_id in handle.tracker.unfinished():
         future = handle.futures[task_id]
         event = _synthetic_end(handle, task_id, future)
+        if event is None and settled_only:
+            continue
         if event is None:          # finished, but its event is late or lost
             meta = client.submit(_outcome_meta, future, pure=False).result()
             event = {"kind": "task_finished", "run_id": handle.run_id, "task_id": task_id, **meta}

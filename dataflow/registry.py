@@ -17,12 +17,22 @@ from dataflow.plugin_loader import PluginRef, forget, import_plugin, source_hash
 ENTRY_POINT_GROUP = "dataflow.plugins"
 
 
+def _error_location(error: BaseException) -> str:
+    """Where the import failed: the offending line of a syntax error, else the last
+    frame in a real file (not the import machinery's frozen modules)."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f" (at {error.filename}:{error.lineno})"
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if not frame.filename.startswith("<")]
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+
+
 def _load_problem(where: str, error: BaseException) -> Problem:
-    frames = traceback.extract_tb(error.__traceback__)
-    last = frames[-1] if frames else None
-    at = f" (at {last.filename}:{last.lineno})" if last else ""
-    return Problem(where, "", f"plugin failed to import: {type(error).__name__}: {error}{at}",
-                   "fix the error in the plugin's code, then run `dataflow validate`")
+    fix = "fix the error in the plugin's code, then run `dataflow validate`"
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        fix = f"install the missing module {error.name!r} in this environment, or stop importing it"
+    return Problem(where, "", f"plugin failed to import: {type(error).__name__}: {error}"
+                   f"{_error_location(error)}", fix)
 
 
 def _folder_candidates(project_dir: Path, paths) -> list[tuple[Path, str]]:
@@ -74,8 +84,9 @@ class PluginRegistry:
             if info is None:
                 continue
             if info.id in plugins:
-                problems.append(Problem(shown, info.id, f"PLUGIN_NAME {info.id!r} is already "
-                                        f"used by {where[info.id]}", "give each plugin a unique PLUGIN_NAME"))
+                problems.append(Problem(
+                    shown, "PLUGIN_NAME", f"PLUGIN_NAME {info.id!r} is already used by "
+                    f"{where[info.id]}", "give each plugin a unique PLUGIN_NAME"))
                 continue
             plugins[info.id], where[info.id] = info, shown
         self.plugins, self.problems, self.where = plugins, problems, where

@@ -74,10 +74,12 @@ def _pipeline(name: str, body: dict) -> PipelineSpec:
 
 
 def _schedule_problems(document: YamlDocument) -> list:
+    """Invalid cron expressions; safe on a document that broke the schema too."""
     problems = []
-    for name, body in document.data.get("pipelines", {}).items():
-        schedule = body.get("schedule")
-        if schedule and not croniter.is_valid(schedule):
+    pipelines = document.data.get("pipelines")
+    for name, body in pipelines.items() if isinstance(pipelines, dict) else ():
+        schedule = body.get("schedule") if isinstance(body, dict) else None
+        if isinstance(schedule, str) and schedule and not croniter.is_valid(schedule):
             problems.append(document.problem(
                 ("pipelines", name, "schedule"), f"invalid cron expression {schedule!r}",
                 "use five fields: minute hour day-of-month month day-of-week, e.g. '*/10 * * * *'"))
@@ -90,8 +92,8 @@ def read_spec(project_dir: Path) -> tuple[ProjectSpec, YamlDocument, list]:
     if not problems and not (project_dir / PIPELINES_FILE).exists():
         problems = [document.problem((), f"{PIPELINES_FILE} not found in {project_dir}",
                                      "create it, or point --project / DATAFLOW_PROJECT at a project")]
-    problems = problems or document_problems(document, PIPELINES_SCHEMA)
-    problems = problems or _schedule_problems(document)
+    problems = problems or (document_problems(document, PIPELINES_SCHEMA)
+                            + _schedule_problems(document))
     if problems:
         return ProjectSpec(pipelines={}), document, problems
     data = document.data

@@ -36,6 +36,7 @@ class RunTracker:
         self.tasks = {t.task_id: {"status": PENDING, "hook": t.hook, "plugin": t.plugin}
                       for t in plan.tasks}
         self.cancel_requested = False
+        self.cancelled_plugins: set = set()
         self._log_seq = 0
         self._changed = threading.Condition()
 
@@ -50,6 +51,8 @@ class RunTracker:
             self._finished(event)
         elif kind == "log":
             self._log(event)
+        elif kind == "progress":
+            self._progress(event)
         for listener in self.listeners:
             listener(event)
 
@@ -72,6 +75,15 @@ class RunTracker:
             "duration": round(finished - started, 4) if started and finished else None,
             "error": event.get("error"), "traceback": event.get("traceback"),
             "worker": event.get("worker"), "stops_pipeline": event.get("stops_pipeline")})
+
+    def _progress(self, event: dict) -> None:
+        progress = {"done": event["done"], "total": event["total"]}
+        with self._changed:
+            state = self.tasks.get(event["task_id"])
+            if state is None:
+                return
+            state["progress"] = progress
+        self.recorder.record("tasks", self._task_doc_id(event["task_id"]), {"progress": progress})
 
     def _log(self, event: dict) -> None:
         self._log_seq += 1

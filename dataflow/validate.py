@@ -44,14 +44,21 @@ def _config_problems(project, stored_by_pipeline: dict) -> list[Problem]:
             config = layered_config(info.config_schema, spec.plugin_config.get(info.id, {}),
                                     pipeline.plugin_config.get(info.id, {}), stored)
             for error in config_field_errors(config, info.config_schema):
-                where = "stored config" if stored else "default/YAML config"
-                problems.append(Problem(
-                    project.registry.where[info.id], f"CONFIG_SCHEMA.{error['field']}",
-                    f"{where} of plugin {info.id!r} for pipeline {name!r} does not match "
-                    f"CONFIG_SCHEMA: {error['message']}",
-                    f"fix it with `dataflow config set {info.id} --pipeline {name} ...` "
-                    "or correct the schema's defaults"))
+                problems.append(_config_problem(project, info, name, error, bool(stored)))
     return problems
+
+
+def _config_problem(project, info, pipeline: str, error: dict, stored: bool) -> Problem:
+    if stored:
+        where = "stored config"
+        fix = (f"store a valid config (document '{info.id}:{pipeline}' of the plugin_configs "
+               "collection), or correct CONFIG_SCHEMA")
+    else:
+        where = "default/YAML config"
+        fix = (f"correct the default in CONFIG_SCHEMA or the plugin's config in {PIPELINES_FILE}")
+    return Problem(project.registry.where[info.id], f"CONFIG_SCHEMA.{error['field']}",
+                   f"{where} of plugin {info.id!r} for pipeline {pipeline!r} does not match "
+                   f"CONFIG_SCHEMA: {error['message']}", fix)
 
 
 def _mapped(spec, pipeline) -> set[str]:
@@ -74,5 +81,6 @@ def project_problems(project, check_store: bool = True) -> list[Problem]:
     if project._spec_read[2]:
         return problems
     problems += _hook_map_problems(project) + _plugin_pipeline_problems(project)
-    stored, store_problems = _stored_configs(project) if check_store and not problems else ({}, [])
+    settings_ok = not project._settings_read[2]
+    stored, store_problems = _stored_configs(project) if check_store and settings_ok else ({}, [])
     return problems + store_problems + _config_problems(project, stored)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from datetime import datetime
 
@@ -40,6 +41,14 @@ def handles_errors(function):
         except DataflowError as error:
             err_console.print(f"[red]error:[/red] {error}", soft_wrap=True)
             sys.exit(1)
+        except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception as error:          # a bug: say so plainly, traceback only on request
+            if os.environ.get("DATAFLOW_DEBUG"):
+                raise
+            err_console.print(f"[red]unexpected error:[/red] {type(error).__name__}: {error}\n"
+                              "set DATAFLOW_DEBUG=1 to see the traceback", soft_wrap=True)
+            sys.exit(2)
     return wrapper
 
 

@@ -5,11 +5,17 @@ import sys
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from dataflow.cli.common import (console, handles_errors, open_project, print_json,
                                  project_option, seconds, styled, when)
 from dataflow.store.history import get_run, list_runs
 from dataflow.validate import project_problems
+
+
+def _problem_line(problem) -> Text:
+    """A problem with a red mark; its own text is never read as markup."""
+    return Text.assemble(("✗ ", "red"), str(problem))
 
 
 @click.command("validate")
@@ -25,7 +31,7 @@ def validate_command(project_dir):
                       f"{len(project.spec.pipelines)} pipelines)")
         return
     for problem in problems:
-        console.print(f"[red]✗[/] {problem}", soft_wrap=True, markup=False)
+        console.print(_problem_line(problem), soft_wrap=True)
     console.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found")
     sys.exit(1)
 
@@ -51,7 +57,7 @@ def plugins_command(tag, pipeline, as_json, project_dir):
                       ", ".join(info.tags), info.origin)
     console.print(table)
     for problem in project.registry.problems:
-        console.print(f"[red]✗[/] {problem}", soft_wrap=True, markup=False)
+        console.print(_problem_line(problem), soft_wrap=True)
 
 
 @click.command("runs")

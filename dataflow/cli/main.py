@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from dataflow.cli.control_cmds import cancel_command
 from dataflow.cli.inspect_cmds import plugins_command, runs_command, show_command, validate_command
 from dataflow.cli.run_cmd import run_command
 
@@ -19,7 +20,7 @@ def cli():
     """
 
 
-for command in (run_command, validate_command, plugins_command, runs_command, show_command):
+for command in (run_command, cancel_command, validate_command, plugins_command, runs_command, show_command):
     cli.add_command(command)
 
 

@@ -13,16 +13,17 @@ from dataflow.cli.common import console, seconds, styled
 class ProgressView:
     """Follows task events; a live table on a terminal, one line per change otherwise."""
 
-    def __init__(self, plan, live: bool | None = None):
+    def __init__(self, plan, live: bool | None = None, resources=None):
         self.rows = {t.task_id: {"hook": t.hook, "plugin": t.plugin, "status": "pending",
-                                 "started": None, "duration": None} for t in plan.tasks}
+                                 "started": None, "duration": None, "jobs": ""} for t in plan.tasks}
         self.live_mode = console.is_terminal if live is None else live
         self._lock = threading.Lock()
         self._live = None
+        self.resources = resources     # callable returning the monitor's snapshot
 
     def table(self) -> Table:
-        table = Table(show_edge=False, pad_edge=False)
-        for column in ("hook", "plugin", "status", "duration"):
+        table = Table(show_edge=False, pad_edge=False, caption=self._caption())
+        for column in ("hook", "plugin", "status", "duration", "jobs"):
             table.add_column(column)
         now = time.time()
         with self._lock:
@@ -30,12 +31,28 @@ class ProgressView:
                 duration = row["duration"]
                 if duration is None and row["started"]:
                     duration = now - row["started"]
-                table.add_row(row["hook"], row["plugin"], styled(row["status"]), seconds(duration))
+                table.add_row(row["hook"], row["plugin"], styled(row["status"]),
+                              seconds(duration), row["jobs"])
         return table
+
+    def _caption(self) -> str:
+        snap = self.resources() if self.resources else {}
+        if not snap:
+            return ""
+        queued, running = snap.get("jobs_queued"), snap.get("jobs_running")
+        text = (f"CPU {snap['cpu_percent']:.0f}% · memory {snap['memory_percent']:.0f}% · "
+                f"workers {snap['workers']} · jobs {queued} queued / {running} running")
+        return text + (f" · duty {snap['duty']:.2f}" if "duty" in snap else "")
 
     def __call__(self, event: dict) -> None:
         kind, task_id = event.get("kind"), event.get("task_id")
-        if kind not in ("task_started", "task_finished") or task_id not in self.rows:
+        if task_id not in self.rows:
+            return
+        if kind == "progress":
+            with self._lock:
+                self.rows[task_id]["jobs"] = f"{event['done']}/{event['total']}"
+            return
+        if kind not in ("task_started", "task_finished"):
             return
         with self._lock:
             row = self.rows[task_id]
@@ -54,6 +71,8 @@ class ProgressView:
         text = f"{row['hook']:<22} {row['plugin']:<22} {styled(row['status'])}"
         if row["duration"] is not None:
             text += f" {seconds(row['duration'])}"
+        if row["jobs"]:
+            text += f"  jobs {row['jobs']}"
         if event.get("error") and row["status"] != "completed":
             text += f"  {event['error']}"
         console.print(text, soft_wrap=True)

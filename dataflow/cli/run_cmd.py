@@ -62,9 +62,12 @@ def run_command(pipeline, dry_run, verbose, as_json, project_dir):
         return
     with Engine(project) as engine:
         plan = engine.plan(pipeline)
+        engine.client           # start the cluster now, so the dashboard link exists
         if verbose:
             console.print(f"Dask dashboard: {engine.dashboard}")
-        with ProgressView(plan, live=False if as_json else None) as view:
+        view = ProgressView(plan, live=False if as_json else None,
+                            resources=engine.resources.snapshot)
+        with view:
             result = engine.run(pipeline, trigger="cli", listeners=[] if as_json else [view])
     project.close()
     if as_json:

@@ -11,11 +11,12 @@ import queue
 import threading
 import time
 
-from pymongo import UpdateOne
+from pymongo import UpdateOne, WriteConcern
 from pymongo.errors import PyMongoError
 
 log = logging.getLogger("dataflow.recorder")
 MAX_BATCH = 5_000
+JOURNALED = WriteConcern(j=True)
 
 
 class Recorder:
@@ -59,7 +60,9 @@ class Recorder:
         delay = 0.1
         while True:
             try:
-                self.db[collection].bulk_write(operations, ordered=True)
+                # j=True: a run's state survives the store being killed right after
+                self.db[collection].with_options(write_concern=JOURNALED).bulk_write(
+                    operations, ordered=True)
                 return
             except PyMongoError as error:
                 log.warning("history write to %s failed (%s); retrying in %.1fs",

@@ -1,0 +1,67 @@
+"""Resource monitor: current CPU, memory, workers and jobs, sampled on a thread.
+
+The CLI's progress display reads `snapshot()` now; the UI will later. Job counts
+come from the scheduler (one small call a sample), by state of the `job:` keys.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import psutil
+
+INTERVAL = 1.0
+
+
+def _job_counts(dask_scheduler=None) -> dict:
+    queued = running = 0
+    for key, state in dask_scheduler.tasks.items():
+        if isinstance(key, str) and key.startswith("job:"):
+            if state.state == "processing":
+                running += 1
+            elif state.state in ("queued", "waiting", "no-worker", "released"):
+                queued += 1
+    return {"jobs_queued": queued, "jobs_running": running}
+
+
+class ResourceMonitor:
+    """Samples the machine and the cluster every second while started."""
+
+    def __init__(self, client, governor=None, interval: float = INTERVAL):
+        self.client, self.governor, self.interval = client, governor, interval
+        self._snapshot: dict = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="dataflow-monitor", daemon=True)
+
+    def start(self) -> "ResourceMonitor":
+        psutil.cpu_percent(None)
+        self._thread.start()
+        return self
+
+    def sample(self) -> dict:
+        snapshot = {"time": time.time(), "cpu_percent": psutil.cpu_percent(None),
+                    "memory_percent": psutil.virtual_memory().percent,
+                    "workers": len(self.client.scheduler_info().get("workers", {}))}
+        try:
+            snapshot.update(self.client.run_on_scheduler(_job_counts))
+        except Exception:        # scheduler busy or gone: keep the machine figures
+            snapshot.update(jobs_queued=None, jobs_running=None)
+        if self.governor is not None:
+            snapshot.update(self.governor.stats())
+        return snapshot
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            snapshot = self.sample()
+            with self._lock:
+                self._snapshot = snapshot
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return dict(self._snapshot)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(self.interval + 2)
