@@ -34,3 +34,20 @@ def layered_config(schema: dict, yaml_global: dict, yaml_pipeline: dict, stored:
     for layer in (yaml_global, yaml_pipeline, stored):
         config = deep_merge(config, layer or {})
     return config
+
+
+def merge_layers(layers) -> dict:
+    """Merge `(label, mapping)` layers, lowest first, into one config."""
+    config: dict = {}
+    for _, layer in layers:
+        config = deep_merge(config, layer or {})
+    return config
+
+
+def layer_sources(layers) -> dict[str, str]:
+    """For each top-level key, the label of the highest layer that sets it."""
+    sources: dict[str, str] = {}
+    for label, layer in layers:
+        for key in layer or {}:
+            sources[key] = label
+    return sources

@@ -5,8 +5,6 @@ back from the workers as events, never with the outputs, which stay on the worke
 """
 from __future__ import annotations
 
-import os
-import socket
 import time
 import uuid
 from datetime import datetime, timezone
@@ -20,13 +18,15 @@ from dataflow.cluster import dashboard_link, start_client
 from dataflow.errors import PluginError
 from dataflow.events import TOPIC, add_local_listener, remove_local_listener
 from dataflow.graph import submit_graph
+from dataflow.launch import new_env, record_start
+from dataflow.log_sink import LogFile
 from dataflow.plan import build_plan
 from dataflow.reconcile import reconcile
 from dataflow.resources import Resources
 from dataflow.result import RunHandle, RunResult
+from dataflow.resume import resume_plan
 from dataflow.run_control import request_cancel_in_store
-from dataflow.services import RunEnv
-from dataflow.tracker import RUN_RUNNING, RunTracker
+from dataflow.tracker import RunTracker
 from dataflow.watcher import RunWatcher
 from dataflow.worker_setup import prepare_workers
 
@@ -87,34 +87,22 @@ class Engine:
     def plan(self, pipeline: str):
         return build_plan(self.project, pipeline)
 
-    def start(self, pipeline: str, trigger: str = "api", listeners=()) -> RunHandle:
-        """Plan, record and submit a run; returns at once."""
-        plan = build_plan(self.project, pipeline)
+    def start(self, pipeline: str, trigger: str = "api", listeners=(), plan=None,
+              use_cache: bool = True, resumed_from: str | None = None) -> RunHandle:
+        """Plan (unless given a plan), record and submit a run; returns at once."""
+        plan = plan or build_plan(self.project, pipeline)
         client, run_id = self.client, uuid.uuid4().hex
-        env = RunEnv(run_id, pipeline, str(self.project.directory), self.project.store,
-                     datetime.now(timezone.utc), priority=plan.priority,
-                     log_level=self.project.settings.log_level)
-        tracker = RunTracker(run_id, plan, self.project.recorder, self.listeners + list(listeners))
+        env = new_env(self.project, plan, run_id, use_cache)
+        log_file = LogFile(self.project.directory / self.project.settings.log_directory, run_id)
+        tracker = RunTracker(run_id, plan, self.project.recorder,
+                             self.listeners + list(listeners), log_file)
         handle = RunHandle(run_id, plan, env, {}, tracker, time.time())
-        self._record_start(handle, trigger)
+        record_start(self.project.recorder, handle, trigger, resumed_from)
         self.active_runs[run_id] = handle
         if self._watcher is None:
             self._watcher = RunWatcher(self)
         handle.futures = submit_graph(client, env, plan)
         return handle
-
-    def _record_start(self, handle: RunHandle, trigger: str) -> None:
-        recorder, env, plan = self.project.recorder, handle.env, handle.plan
-        recorder.record("runs", handle.run_id, {
-            "pipeline": env.pipeline, "trigger": trigger, "status": RUN_RUNNING,
-            "started": env.start_time, "hooks": list(plan.hooks), "priority": plan.priority,
-            "host": socket.gethostname(), "pid": os.getpid(), "project": env.project_dir})
-        for task in plan.tasks:
-            recorder.record("tasks", f"{handle.run_id}:{task.task_id}", {
-                "run_id": handle.run_id, "pipeline": env.pipeline, "hook": task.hook,
-                "hook_index": task.hook_index, "plugin": task.plugin, "status": "pending",
-                "plugin_version": task.version, "source_hash": task.ref.source_hash,
-                "config": task.config, "fail_hard": task.fail_hard})
 
     def wait(self, handle: RunHandle, timeout: float | None = None) -> RunResult:
         """Block until the run ends; record and return its result."""
@@ -131,14 +119,25 @@ class Engine:
             "status": status, "finished": datetime.now(timezone.utc), "duration": duration,
             "counts": tracker.counts(), "error": tracker.first_error()})
         self.active_runs.pop(handle.run_id, None)
+        if tracker.log_file is not None:
+            tracker.log_file.close()
         if tracker.cancel_requested or tracker.cancelled_plugins:
             clear(handle.run_id)
             self.client.run(clear, handle.run_id)
         return RunResult(handle.run_id, handle.plan.pipeline, status, duration,
                          dict(tracker.tasks), tracker.first_error(), handle.futures)
 
-    def run(self, pipeline: str, trigger: str = "api", listeners=()) -> RunResult:
-        return self.wait(self.start(pipeline, trigger, listeners))
+    def run(self, pipeline: str, trigger: str = "api", listeners=(),
+            use_cache: bool = True) -> RunResult:
+        return self.wait(self.start(pipeline, trigger, listeners, use_cache=use_cache))
+
+    def resume(self, run_id: str, failed_only: bool = False, listeners=()) -> RunResult:
+        """Re-run a failed/cancelled/interrupted run; completed tasks are restored."""
+        plan, old = resume_plan(self.project, run_id, failed_only)
+        handle = self.start(old["pipeline"], "resume", listeners, plan=plan,
+                            resumed_from=old["_id"])
+        self.project.recorder.record("runs", old["_id"], {"resumed_by": handle.run_id})
+        return self.wait(handle)
 
     def cancel(self, run_id: str, plugin: str | None = None) -> str:
         """Cancel a run (or one plugin of it) run here or by another process."""

@@ -1,22 +1,23 @@
 """Runs one plugin task where Dask puts it: the function at every node of a run's graph.
 
 It never raises: every result, failure, skip or cancel becomes an Outcome, and the
-start and end are reported as events (without the output, which stays on the worker).
+start and end are reported as events (without the output, which stays on the
+worker). A completed output is checkpointed before success is reported; a task
+being resumed restores its checkpoint instead of running; a cached plugin may
+reuse an earlier output.
 """
 from __future__ import annotations
 
 import time
-import traceback as tb
 
 from distributed import get_worker
-from jsonschema import ValidationError, validate
 
-from dataflow.cancellation import PluginStopped, cancel_reason, task_finished, task_started
-from dataflow.context import Context
+from dataflow.attempts import run_with_retries
+from dataflow.cache import cache_key, cached_output, remember
+from dataflow.cancellation import cancel_reason
+from dataflow.checkpoints import load_checkpoint, save_checkpoint
 from dataflow.events import emit
 from dataflow.outcome import COMPLETED, FAILED, SKIPPED, Outcome
-from dataflow.plugin_loader import import_plugin
-from dataflow.plugin_log import FatalError
 
 
 def _worker_address() -> str | None:
@@ -31,39 +32,6 @@ def _event(env, task, kind: str, **fields) -> dict:
             "hook": task.hook, "plugin": task.plugin, **fields}
 
 
-def _check_output(task, output) -> None:
-    if task.output_schema is None:
-        return
-    try:
-        validate(output, task.output_schema)
-    except ValidationError as error:
-        raise ValueError(f"output of plugin {task.plugin!r} does not match its "
-                         f"OUTPUT_SCHEMA: {error.message}") from None
-
-
-def _call_plugin(env, task, upstream) -> Outcome:
-    inputs = {outcome.plugin: outcome.output for outcome in upstream if outcome.ok}
-    module = import_plugin(task.ref)
-    task_started(env.run_id, task.plugin, module)
-    try:
-        output = module.run(Context(env, task.hook, task.plugin, inputs), dict(task.config))
-    finally:
-        task_finished(env.run_id, task.plugin)
-    _check_output(task, output)
-    return Outcome(task.plugin, task.hook, COMPLETED, output=output)
-
-
-def _failure(env, task, error: BaseException) -> Outcome:
-    reason = cancel_reason(env.run_id, task.plugin)
-    if reason is not None:
-        how = "stopped hard after the grace period" if isinstance(error, PluginStopped) \
-            else f"{type(error).__name__}: {error}"
-        return Outcome(task.plugin, task.hook, reason, error=f"{reason}: {how}")
-    fatal = isinstance(error, FatalError)
-    return Outcome(task.plugin, task.hook, FAILED, error=f"{type(error).__name__}: {error}",
-                   traceback=tb.format_exc(), stops_pipeline=task.fail_hard or fatal)
-
-
 def _not_run(env, task, upstream) -> Outcome | None:
     reason = cancel_reason(env.run_id, task.plugin)
     if reason is not None:
@@ -72,27 +40,65 @@ def _not_run(env, task, upstream) -> Outcome | None:
         if outcome.stops_pipeline:
             return Outcome(task.plugin, task.hook, SKIPPED, stops_pipeline=True,
                            error=f"skipped: {outcome.plugin} ({outcome.hook}) stopped the pipeline")
+    if task.mode == "skip":
+        return Outcome(task.plugin, task.hook, SKIPPED, error="not re-run (resume --failed-only)")
     return None
 
 
-def _run_once(env, task, upstream) -> Outcome:
+def _restored(env, task) -> Outcome:
+    """A task completed in the run being resumed: its checkpoint, not a new run."""
+    if task.restore is None:       # marked success by an operator: no output to pass on
+        return Outcome(task.plugin, task.hook, COMPLETED, extra={"reused": "marked_success",
+                                                                  "no_output": True})
+    output = load_checkpoint(env.store, task.restore)
+    return Outcome(task.plugin, task.hook, COMPLETED, output=output,
+                   extra={"reused": "checkpoint", "checkpoint": task.restore})
+
+
+def _computed(env, task, upstream) -> Outcome:
+    inputs = {o.plugin: o.output for o in upstream if o.ok and not o.extra.get("no_output")}
+    key = cache_key(task, upstream) if task.cache_ttl and env.use_cache else None
+    if key is not None:
+        hit, output = cached_output(env, key)
+        if hit:
+            return Outcome(task.plugin, task.hook, COMPLETED, output=output,
+                           extra={"reused": "cache", "cache_key": key})
     emit(_event(env, task, "task_started", started=time.time(), worker=_worker_address()))
-    try:
-        outcome = _call_plugin(env, task, upstream)
-    except BaseException as error:       # a plugin's failure is data, not a crash
-        outcome = _failure(env, task, error)
+    outcome = run_with_retries(env, task, inputs)
     reason = cancel_reason(env.run_id, task.plugin)
     if reason is not None and outcome.status in (FAILED, COMPLETED):
-        # it stopped because it was asked to: the output (if any) is partial
+        # it stopped because it was asked to: whatever it returned is partial
         outcome.status, outcome.stops_pipeline = reason, False
         outcome.error = outcome.error or f"{reason}: the plugin stopped when asked"
+    if outcome.ok:
+        outcome.extra["checkpoint"] = save_checkpoint(env, task.task_id, outcome.output)
+        if key is not None:
+            remember(env, key, task.plugin, outcome.extra["checkpoint"], task.cache_ttl)
+            outcome.extra["cache_key"] = key
     return outcome
+
+
+def _outcome(env, task, upstream) -> Outcome:
+    skipped = _not_run(env, task, upstream)
+    if skipped is not None:
+        return skipped
+    try:
+        if task.mode == "restore":
+            try:
+                return _restored(env, task)
+            except FileNotFoundError:      # checkpoint cleaned up: run the task again
+                pass
+        return _computed(env, task, upstream)
+    except Exception as error:       # checkpoint or cache trouble: the task fails, visibly
+        return Outcome(task.plugin, task.hook, FAILED, error=f"{type(error).__name__}: {error}",
+                       stops_pipeline=task.fail_hard)
 
 
 def execute_task(env, task, *upstream: Outcome) -> Outcome:
     """Run `task` (a PlannedTask) of run `env` with the outcomes of the previous hook."""
     started = time.time()
-    outcome = _not_run(env, task, upstream) or _run_once(env, task, upstream)
-    outcome.started, outcome.finished, outcome.worker = started, time.time(), _worker_address()
+    outcome = _outcome(env, task, upstream)
+    outcome.started = outcome.started or started
+    outcome.finished, outcome.worker = time.time(), _worker_address()
     emit(_event(env, task, "task_finished", **outcome.meta()))
     return outcome

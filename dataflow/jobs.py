@@ -39,7 +39,7 @@ def priority_value(priority) -> int:
 
 
 @contextmanager
-def _seceded():
+def seceded():
     """Give the worker slot back while waiting, if this thread holds one."""
     in_task = getattr(thread_state, "key", None) is not None
     if in_task:
@@ -99,12 +99,12 @@ class JobScheduler:
 
     def gather(self, futures, errors: str = "raise"):
         """Results of futures, without holding a worker slot while waiting."""
-        with _seceded():
+        with seceded():
             return get_client().gather(futures, errors=errors)
 
     def as_completed(self, futures, with_results: bool = False):
         """Yield futures (or (future, result)) as they finish."""
-        with _seceded():
+        with seceded():
             yield from as_completed(futures, with_results=with_results)
 
     def _track(self, futures: list) -> None:

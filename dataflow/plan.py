@@ -21,6 +21,10 @@ class PlannedTask:
     output_schema: dict | None = field(default=None, compare=False)
     priority: str | None = None
     deadline: float | None = None      # seconds; past it the task is stopped as timed_out
+    retry: dict = field(default_factory=dict, compare=False)   # the plugin's RETRY
+    cache_ttl: float | None = None     # CACHE = {"ttl": s}: reuse outputs this long
+    mode: str = "run"                  # run | restore (from a checkpoint) | skip (resume)
+    restore: dict | None = field(default=None, compare=False)  # checkpoint reference
 
     @property
     def task_id(self) -> str:
@@ -71,6 +75,6 @@ def build_plan(project, pipeline_name: str) -> RunPlan:
             project.config.check(plugin_id, pipeline_name, config)
             stage.append(PlannedTask(hook, index, plugin_id, info.ref, info.version, config,
                                      info.fail_hard, info.output_schema, info.priority,
-                                     info.deadline))
+                                     info.deadline, info.retry, info.cache_ttl))
         stages.append(tuple(stage))
     return RunPlan(pipeline_name, pipeline.hooks, tuple(stages), pipeline.priority)

@@ -8,6 +8,8 @@ from jsonschema import Draft202012Validator, SchemaError
 
 from dataflow.errors import Problem
 from dataflow.plugin_loader import PluginRef
+from dataflow.schema_check import config_field_errors
+from dataflow.settings import PRIORITIES, RETRY_SCHEMA
 
 OPTIONAL_CALLABLES = ("cancel", "on_load", "on_shutdown", "get_metadata", "get_config_ui")
 
@@ -28,6 +30,8 @@ class PluginInfo:
     output_schema: dict | None = field(default=None, compare=False)
     priority: str | None = None
     deadline: float | None = None
+    retry: dict = field(default_factory=dict, compare=False)
+    cache_ttl: float | None = None
     description: str = ""
 
     def runs_in(self, pipeline: str) -> bool:
@@ -61,6 +65,31 @@ def _schema_problem(module, attribute: str) -> str | None:
     return None
 
 
+def _is_positive_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _optional_constant_errors(module) -> list[str]:
+    """CACHE, DEADLINE, PRIORITY and RETRY, when a plugin sets them."""
+    errors = []
+    cache = getattr(module, "CACHE", None)
+    if cache is not None and not (isinstance(cache, dict) and _is_positive_number(cache.get("ttl"))):
+        errors.append(f"CACHE must be a dict with a positive 'ttl' in seconds, got {cache!r}")
+    deadline = getattr(module, "DEADLINE", None)
+    if deadline is not None and not _is_positive_number(deadline):
+        errors.append(f"DEADLINE must be a positive number of seconds, got {deadline!r}")
+    priority = getattr(module, "PRIORITY", None)
+    if priority is not None and priority not in PRIORITIES:
+        errors.append(f"PRIORITY must be one of {', '.join(PRIORITIES)}, got {priority!r}")
+    retry = getattr(module, "RETRY", None)
+    if retry is not None and not isinstance(retry, dict):
+        errors.append(f"RETRY must be a dict (max_retries, delay, ...), got {retry!r}")
+    elif retry is not None:
+        errors += [f"RETRY.{e['field']}: {e['message']}"
+                   for e in config_field_errors(retry, RETRY_SCHEMA)]
+    return errors
+
+
 def _contract_errors(module, plugin_id) -> list[str]:
     errors = []
     if not isinstance(plugin_id, str) or not plugin_id:
@@ -72,7 +101,7 @@ def _contract_errors(module, plugin_id) -> list[str]:
             errors.append(f"{name} must be a function")
     for attribute in ("CONFIG_SCHEMA", "OUTPUT_SCHEMA"):
         errors.append(_schema_problem(module, attribute))
-    return [error for error in errors if error]
+    return [error for error in errors if error] + _optional_constant_errors(module)
 
 
 def read_plugin(module: ModuleType, ref: PluginRef, origin: str,
@@ -96,5 +125,7 @@ def read_plugin(module: ModuleType, ref: PluginRef, origin: str,
         output_schema=getattr(module, "OUTPUT_SCHEMA", None),
         priority=getattr(module, "PRIORITY", None),
         deadline=getattr(module, "DEADLINE", None),
+        retry=getattr(module, "RETRY", None) or {},
+        cache_ttl=(getattr(module, "CACHE", None) or {}).get("ttl"),
         description=(module.__doc__ or "").strip().split("\n")[0])
     return info, []

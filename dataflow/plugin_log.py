@@ -6,14 +6,12 @@ stores it, echoes it and alerts on it. `fatal` also stops the pipeline.
 """
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timezone
 
 from dataflow.errors import DataflowError
-from dataflow.events import emit
+from dataflow.events import current_worker, emit
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "FATAL": 50}
-_python_log = logging.getLogger("dataflow.plugin")
 
 
 class FatalError(DataflowError):
@@ -41,29 +39,33 @@ class PluginLogger:
     def __init__(self, env, hook: str, plugin: str):
         self._env, self._hook, self._plugin = env, hook, plugin
         self._threshold = LEVELS.get(env.log_level, 20)
+        self._worker = current_worker()     # so threads the plugin starts can log too
 
-    def _log(self, level: str, message, fields: dict) -> None:
+    def record(self, level: str, message, fields: dict) -> None:
+        """One structured record at `level` (DEBUG, INFO, WARNING, ERROR, FATAL)."""
         if LEVELS[level] < self._threshold:
             return
-        emit(log_record(self._env, self._hook, self._plugin, level, message, fields))
+        emit(log_record(self._env, self._hook, self._plugin, level, message, fields),
+             worker=self._worker)
+
 
     def debug(self, message, **fields) -> None:
-        self._log("DEBUG", message, fields)
+        self.record("DEBUG", message, fields)
 
     def info(self, message, **fields) -> None:
-        self._log("INFO", message, fields)
+        self.record("INFO", message, fields)
 
     def warning(self, message, **fields) -> None:
-        self._log("WARNING", message, fields)
+        self.record("WARNING", message, fields)
 
     warn = warning
 
     def error(self, message, **fields) -> None:
-        self._log("ERROR", message, fields)
+        self.record("ERROR", message, fields)
 
     def fatal(self, message, **fields) -> None:
         """Record a FATAL message and stop the pipeline (raises FatalError)."""
-        self._log("FATAL", message, fields)
+        self.record("FATAL", message, fields)
         raise FatalError(str(message))
 
     critical = fatal

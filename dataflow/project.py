@@ -12,6 +12,7 @@ from dataflow.config_manager import ConfigManager
 from dataflow.errors import ConfigError
 from dataflow.registry import PluginRegistry
 from dataflow.settings import Settings, read_settings
+from dataflow.recovery import recover_interrupted
 from dataflow.spec import ProjectSpec, read_spec
 from dataflow.store.connection import StoreAddress, connect_store, resolve_address
 from dataflow.store.recorder import Recorder
@@ -64,6 +65,7 @@ class Project:
     def store(self) -> StoreAddress:
         address = connect_store(resolve_address(self.directory, self.settings))
         ensure_schema(address.system_db())
+        recover_interrupted(address.system_db())
         return address
 
     @property

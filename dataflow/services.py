@@ -6,7 +6,7 @@ from a `RunEnv` that pickles; connections are opened once per process.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from dataflow.jobs import JobScheduler
@@ -29,6 +29,9 @@ class RunEnv:
     dry_run: bool = False
     priority: str = "normal"
     log_level: str = "INFO"
+    checkpoints: str = "files"          # files | gridfs | off (see checkpoints.py)
+    use_cache: bool = True
+    retry: dict = field(default_factory=dict)   # the central retry policy
 
 
 class Services(Mapping):

@@ -12,6 +12,15 @@ from dataflow.yamlfile import YamlDocument, read_yaml
 SYSTEM_FILE = "config/system.yaml"
 PRIORITIES = ["low", "normal", "high", "critical"]
 
+RETRY_SCHEMA = {"type": "object", "additionalProperties": False, "properties": {
+    "max_retries": {"type": "integer", "minimum": 0},
+    "delay": {"type": "number", "minimum": 0},
+    "backoff": {"type": "number", "minimum": 1},
+    "max_delay": {"type": "number", "minimum": 0},
+    "jitter": {"type": "number", "minimum": 0, "maximum": 1},
+    "retry_on": {"type": ["array", "null"], "items": {"type": "string"}},
+}}
+
 SYSTEM_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -43,7 +52,10 @@ SYSTEM_SCHEMA = {
         }},
         "logging": {"type": "object", "additionalProperties": False, "properties": {
             "level": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR", "FATAL"]},
+            "directory": {"type": "string"},
         }},
+        "retry": RETRY_SCHEMA,
+        "checkpoints": {"enum": ["auto", "files", "gridfs", "off"]},
     },
 }
 
@@ -73,6 +85,9 @@ class Settings:
     ui_port: int = 5006
     ui_token: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
+    log_directory: str = "logs"           # per-run log files, relative to the project
+    retry: dict = field(default_factory=dict)    # central retry policy (see retry.py)
+    checkpoints: str = "auto"             # auto: files for a local store, GridFS otherwise
 
 
 def _from_data(data: dict) -> Settings:
@@ -91,6 +106,9 @@ def _from_data(data: dict) -> Settings:
         ui_port=ui.get("port", 5006),
         ui_token=os.environ.get("DATAFLOW_ADMIN_TOKEN") or ui.get("token"),
         log_level=logging_.get("level", "INFO"),
+        log_directory=logging_.get("directory", "logs"),
+        retry=data.get("retry") or {},
+        checkpoints=data.get("checkpoints", "auto"),
     )
 
 

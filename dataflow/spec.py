@@ -14,34 +14,34 @@ from dataflow.yamlfile import YamlDocument, read_yaml
 PIPELINES_FILE = "config/pipelines.yaml"
 NAME_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 
+PIPELINE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["hooks"],
+    "properties": {
+        "hooks": {"type": "array", "minItems": 1,
+                  "items": {"type": "string", "pattern": NAME_PATTERN}},
+        "schedule": {"type": ["string", "null"]},
+        "description": {"type": "string"},
+        "priority": {"enum": PRIORITIES},
+        "enabled": {"type": "boolean"},
+        "config": {"type": "object", "additionalProperties": {"type": "object"}},
+    },
+}
+
 PIPELINES_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "required": ["pipelines"],
     "properties": {
-        "pipelines": {
-            "type": "object",
-            "propertyNames": {"pattern": NAME_PATTERN},
-            "additionalProperties": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["hooks"],
-                "properties": {
-                    "hooks": {"type": "array", "minItems": 1,
-                              "items": {"type": "string", "pattern": NAME_PATTERN}},
-                    "schedule": {"type": ["string", "null"]},
-                    "description": {"type": "string"},
-                    "priority": {"enum": PRIORITIES},
-                    "enabled": {"type": "boolean"},
-                    "config": {"type": "object", "additionalProperties": {"type": "object"}},
-                },
-            },
-        },
+        "pipelines": {"type": "object", "propertyNames": {"pattern": NAME_PATTERN},
+                      "additionalProperties": PIPELINE_SCHEMA},
         "hooks": {"type": "object", "additionalProperties": {
             "type": "array", "items": {"type": "string"}}},
         "plugin_config": {"type": "object", "additionalProperties": {"type": "object"}},
     },
 }
+CRON_FIX = "use five fields: minute hour day-of-month month day-of-week, e.g. '*/10 * * * *'"
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class PipelineSpec:
     description: str = ""
     enabled: bool = True
     plugin_config: dict = field(default_factory=dict, compare=False)
+    source: str = field(default="yaml", compare=False)    # yaml | db (stored in the database)
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,21 @@ def _pipeline(name: str, body: dict) -> PipelineSpec:
         enabled=body.get("enabled", True), plugin_config=body.get("config") or {})
 
 
+def schedule_error(schedule) -> str | None:
+    """Why a schedule is not a valid cron expression (None when it is, or is unset)."""
+    if isinstance(schedule, str) and schedule and not croniter.is_valid(schedule):
+        return f"invalid cron expression {schedule!r}"
+    return None
+
+
 def _schedule_problems(document: YamlDocument) -> list:
     """Invalid cron expressions; safe on a document that broke the schema too."""
     problems = []
     pipelines = document.data.get("pipelines")
     for name, body in pipelines.items() if isinstance(pipelines, dict) else ():
-        schedule = body.get("schedule") if isinstance(body, dict) else None
-        if isinstance(schedule, str) and schedule and not croniter.is_valid(schedule):
-            problems.append(document.problem(
-                ("pipelines", name, "schedule"), f"invalid cron expression {schedule!r}",
-                "use five fields: minute hour day-of-month month day-of-week, e.g. '*/10 * * * *'"))
+        error = schedule_error(body.get("schedule") if isinstance(body, dict) else None)
+        if error:
+            problems.append(document.problem(("pipelines", name, "schedule"), error, CRON_FIX))
     return problems
 
 

@@ -27,11 +27,22 @@ def run_status(tasks: dict, cancel_requested: bool) -> str:
     return RUN_COMPLETED
 
 
+def _extras(event: dict) -> dict:
+    """What a finished task adds to its record: attempts, checkpoint, reuse."""
+    extras = {key: event[key] for key in ("checkpoint", "reused", "cache_key")
+              if event.get(key) is not None}
+    if event.get("attempts"):
+        extras["attempts"] = [{**a, "started": _when(a["started"]), "finished": _when(a["finished"])}
+                              for a in event["attempts"]]
+    return extras
+
+
 class RunTracker:
     """State of one run as its events arrive (from the Dask client's event thread)."""
 
-    def __init__(self, run_id: str, plan, recorder, listeners=()):
+    def __init__(self, run_id: str, plan, recorder, listeners=(), log_file=None):
         self.run_id, self.plan, self.recorder = run_id, plan, recorder
+        self.log_file = log_file
         self.listeners = list(listeners)
         self.tasks = {t.task_id: {"status": PENDING, "hook": t.hook, "plugin": t.plugin}
                       for t in plan.tasks}
@@ -74,7 +85,8 @@ class RunTracker:
             "status": event["status"], "started": _when(started), "finished": _when(finished),
             "duration": round(finished - started, 4) if started and finished else None,
             "error": event.get("error"), "traceback": event.get("traceback"),
-            "worker": event.get("worker"), "stops_pipeline": event.get("stops_pipeline")})
+            "worker": event.get("worker"), "stops_pipeline": event.get("stops_pipeline"),
+            **_extras(event)})
 
     def _progress(self, event: dict) -> None:
         progress = {"done": event["done"], "total": event["total"]}
@@ -91,6 +103,8 @@ class RunTracker:
         self.recorder.record("logs", f"{self.run_id}:{self._log_seq:07d}",
                              {**record, "run_id": self.run_id, "seq": self._log_seq,
                               "time": datetime.fromisoformat(event["time"])})
+        if self.log_file is not None:
+            self.log_file.write(event)
 
     def unfinished(self) -> list[str]:
         with self._changed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime, timezone
 
 from pymongo.errors import PyMongoError
 
@@ -16,6 +17,7 @@ from dataflow.cancellation import TIMED_OUT
 from dataflow.outcome import RUNNING
 
 POLL = 0.2
+HEARTBEAT_EVERY = 5.0     # seconds; a run with no heartbeat for a minute is interrupted
 log = logging.getLogger("dataflow.watcher")
 
 
@@ -24,6 +26,7 @@ class RunWatcher:
         self.engine, self.poll = engine, poll
         self._stop = threading.Event()
         self._timed_out: set[tuple[str, str]] = set()
+        self._last_beat = 0.0
         self._thread = threading.Thread(target=self._loop, name="dataflow-watcher", daemon=True)
         self._thread.start()
 
@@ -50,6 +53,11 @@ class RunWatcher:
             return
         for handle in active.values():
             self._deadlines(handle)
+        if time.monotonic() - self._last_beat > HEARTBEAT_EVERY:
+            self._last_beat = time.monotonic()
+            now = datetime.now(timezone.utc)
+            for run_id in active:
+                self.engine.project.recorder.record("runs", run_id, {"heartbeat": now})
         for request in self._requests(list(active)):
             handle = active.get(request["run_id"])
             if handle is not None:

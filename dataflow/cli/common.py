@@ -76,4 +76,4 @@ STATUS_STYLE = {"completed": "green", "failed": "red", "completed_with_errors": 
 
 
 def styled(status: str) -> str:
-    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+    return f"[{STATUS_STYLE.get(status.split(' ')[0], 'white')}]{status}[/]"

@@ -1,14 +1,42 @@
-"""The `dataflow` command: run pipelines on Dask, inspect plugins and run history."""
+"""The `dataflow` command: run pipelines on Dask, inspect plugins and run history.
+
+Subcommands are imported when used, so `dataflow runs` does not pay for
+importing Dask: COMMANDS maps each name to "module:attribute".
+"""
 from __future__ import annotations
+
+import importlib
 
 import click
 
-from dataflow.cli.control_cmds import cancel_command
-from dataflow.cli.inspect_cmds import plugins_command, runs_command, show_command, validate_command
-from dataflow.cli.run_cmd import run_command
+COMMANDS = {
+    "run": "dataflow.cli.run_cmd:run_command",
+    "cancel": "dataflow.cli.control_cmds:cancel_command",
+    "resume": "dataflow.cli.recovery_cmds:resume_command",
+    "mark-success": "dataflow.cli.recovery_cmds:mark_success_command",
+    "logs": "dataflow.cli.logs_cmd:logs_command",
+    "validate": "dataflow.cli.inspect_cmds:validate_command",
+    "plugins": "dataflow.cli.inspect_cmds:plugins_command",
+    "runs": "dataflow.cli.inspect_cmds:runs_command",
+    "show": "dataflow.cli.inspect_cmds:show_command",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dataflow")
 def cli():
     """dataflow: named pipelines of hooks, run as Dask graphs, history in MongoDB.
@@ -18,10 +46,6 @@ def cli():
     $DATAFLOW_PROJECT. With no MongoDB configured ($DATAFLOW_MONGO_URI or
     store.uri in system.yaml) an embedded server is started under .dataflow/.
     """
-
-
-for command in (run_command, cancel_command, validate_command, plugins_command, runs_command, show_command):
-    cli.add_command(command)
 
 
 def main() -> None:

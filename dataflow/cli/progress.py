@@ -5,6 +5,7 @@ import threading
 import time
 
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from dataflow.cli.common import console, seconds, styled
@@ -46,6 +47,9 @@ class ProgressView:
 
     def __call__(self, event: dict) -> None:
         kind, task_id = event.get("kind"), event.get("task_id")
+        if kind == "log":
+            self._echo(event)
+            return
         if task_id not in self.rows:
             return
         if kind == "progress":
@@ -60,12 +64,20 @@ class ProgressView:
                 row.update(status="running", started=event.get("started"))
             else:
                 started, finished = event.get("started"), event.get("finished")
-                row.update(status=event["status"],
+                reused = {"checkpoint": " (restored)", "cache": " (cached)",
+                          "marked_success": " (marked)"}.get(event.get("reused"), "")
+                row.update(status=event["status"] + reused,
                            duration=finished - started if started and finished else None)
         if self._live is not None:
             self._live.update(self.table())
         elif not self.live_mode:
             self._line(row, event)
+
+    def _echo(self, record: dict) -> None:
+        """A plugin's log record, above the live table (or between the progress lines)."""
+        style = {"WARNING": "yellow", "ERROR": "red", "FATAL": "bold red"}.get(record["level"])
+        text = f"{record['level']:<7} {record.get('plugin')}: {record['message']}"
+        console.print(f"[{style}]{escape(text)}[/]" if style else escape(text), soft_wrap=True)
 
     def _line(self, row: dict, event: dict) -> None:
         text = f"{row['hook']:<22} {row['plugin']:<22} {styled(row['status'])}"

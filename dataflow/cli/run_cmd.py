@@ -44,9 +44,10 @@ def print_summary(result) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the resolved plan; run no plugin code.")
 @click.option("--verbose", "-v", is_flag=True, help="Also print the Dask dashboard address.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or plan) as JSON.")
+@click.option("--no-cache", is_flag=True, help="Run every plugin, even cached ones (CACHE).")
 @project_option
 @handles_errors
-def run_command(pipeline, dry_run, verbose, as_json, project_dir):
+def run_command(pipeline, dry_run, verbose, as_json, no_cache, project_dir):
     """Run PIPELINE once as a Dask graph and record it in the run history.
 
     Exit status: 0 completed, 1 failed or invalid project, 3 completed with
@@ -68,7 +69,8 @@ def run_command(pipeline, dry_run, verbose, as_json, project_dir):
         view = ProgressView(plan, live=False if as_json else None,
                             resources=engine.resources.snapshot)
         with view:
-            result = engine.run(pipeline, trigger="cli", listeners=[] if as_json else [view])
+            result = engine.run(pipeline, trigger="cli", listeners=[] if as_json else [view],
+                                use_cache=not no_cache)
     project.close()
     if as_json:
         print_json({"run_id": result.run_id, "status": result.status,

@@ -1,0 +1,65 @@
+"""Checkpoints: every completed task's output, kept so a resumed run need not redo it.
+
+Written by the worker that produced the output, before it reports success. Files
+under `.dataflow/checkpoints/` when the store is on this machine, GridFS when it
+is remote (workers elsewhere could not read local files); the task record holds
+the reference.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from urllib.parse import urlparse
+
+import cloudpickle
+import gridfs
+from bson import ObjectId
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "")
+
+
+def checkpoint_mode(setting: str, store) -> str:
+    """files | gridfs | off, resolving `auto` from where the store is."""
+    if setting != "auto":
+        return setting
+    host = urlparse(store.uri.split(",")[0]).hostname or ""
+    return "files" if store.embedded or host in LOCAL_HOSTS else "gridfs"
+
+
+def _dumps(value) -> bytes:
+    try:
+        return pickle.dumps(value, protocol=5)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return cloudpickle.dumps(value)
+
+
+def save_checkpoint(env, task_id: str, output) -> dict | None:
+    """Store `output` of one task; returns the reference for its task record."""
+    if env.checkpoints == "off":
+        return None
+    data = _dumps(output)
+    if env.checkpoints == "gridfs":
+        bucket = gridfs.GridFS(env.store.system_db(), collection="checkpoints")
+        file_id = bucket.put(data, filename=f"{env.run_id}/{task_id}", run_id=env.run_id)
+        return {"kind": "gridfs", "id": str(file_id), "bytes": len(data)}
+    folder = Path(env.project_dir) / ".dataflow" / "checkpoints" / env.run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{task_id}.pkl"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+    return {"kind": "file", "path": str(path), "bytes": len(data)}
+
+
+def load_checkpoint(store, ref: dict):
+    """The output a checkpoint reference points at (FileNotFoundError when it is gone)."""
+    if ref["kind"] == "gridfs":
+        bucket = gridfs.GridFS(store.system_db(), collection="checkpoints")
+        try:
+            data = bucket.get(ObjectId(ref["id"])).read()
+        except gridfs.errors.NoFile:
+            raise FileNotFoundError(f"checkpoint {ref['id']} is no longer in GridFS") from None
+    else:
+        data = Path(ref["path"]).read_bytes()
+    return pickle.loads(data)

@@ -1,0 +1,59 @@
+"""`dataflow logs RUN_ID`: the structured log records of a run, optionally followed live."""
+from __future__ import annotations
+
+import time
+
+import click
+from pymongo import ASCENDING
+
+from dataflow.cli.common import console, handles_errors, open_project, project_option
+from dataflow.log_sink import format_record
+from dataflow.plugin_log import LEVELS
+from dataflow.store.history import find_run_id
+
+LEVEL_STYLE = {"DEBUG": "dim", "INFO": "", "WARNING": "yellow", "ERROR": "red", "FATAL": "bold red"}
+FINAL = ("completed", "completed_with_errors", "failed", "cancelled", "interrupted")
+
+
+def _query(run_id: str, plugin, level, after: int) -> dict:
+    query = {"run_id": run_id, "seq": {"$gt": after}}
+    if plugin:
+        query["plugin"] = plugin
+    if level:
+        query["level"] = {"$in": [name for name, value in LEVELS.items() if value >= LEVELS[level]]}
+    return query
+
+
+def _print(record: dict) -> None:
+    record = {**record, "time": record["time"].isoformat(timespec="milliseconds")}
+    style = LEVEL_STYLE.get(record["level"], "")
+    text = format_record(record)
+    console.print(f"[{style}]{text}[/]" if style else text, markup=bool(style),
+                  soft_wrap=True, highlight=False)
+
+
+@click.command("logs")
+@click.argument("run_id")
+@click.option("--plugin", help="Only records of this plugin.")
+@click.option("--level", type=click.Choice(list(LEVELS), case_sensitive=False),
+              help="Only records at this level or above.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new records until the run ends.")
+@project_option
+@handles_errors
+def logs_command(run_id, plugin, level, follow, project_dir):
+    """Print a run's log records (a unique prefix of the id is enough), oldest first."""
+    db = open_project(project_dir).db
+    full_id = find_run_id(db, run_id)
+    level = level.upper() if level else None
+    last = 0
+    while True:
+        for record in db["logs"].find(_query(full_id, plugin, level, last)).sort("seq", ASCENDING):
+            _print(record)
+            last = record["seq"]
+        if not follow:
+            return
+        run = db["runs"].find_one({"_id": full_id}, {"status": 1}) or {}
+        if run.get("status") in FINAL:
+            follow = False      # one more read picks up records written at the end
+        else:
+            time.sleep(0.25)
