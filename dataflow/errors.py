@@ -61,9 +61,13 @@ class StoreError(DataflowError):
 
 
 class RunNotFound(DataflowError):
-    def __init__(self, run_id: str):
+    def __init__(self, run_id: str, ambiguous: bool = False):
         self.run_id = run_id
-        super().__init__(f"no run with id {run_id!r}; list runs with `dataflow runs`")
+        if ambiguous:
+            super().__init__(f"{run_id!r} matches more than one run; give more characters "
+                             "of the id (see `dataflow runs`)")
+        else:
+            super().__init__(f"no run with id {run_id!r}; list runs with `dataflow runs`")
 
 
 class PipelineNotFound(DataflowError):
@@ -71,5 +75,6 @@ class PipelineNotFound(DataflowError):
         self.name = name
         known_text = ", ".join(sorted(known)) or "none defined"
         super().__init__(
-            f"no pipeline named {name!r} (known: {known_text}); "
-            "define it under `pipelines:` in config/pipelines.yaml")
+            f"no pipeline named {name!r} (known: {known_text}); define it under `pipelines:` "
+            f"in config/pipelines.yaml, or store it with `dataflow pipelines create {name} "
+            "--hooks HOOK,...`")

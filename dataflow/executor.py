@@ -81,6 +81,7 @@ def _computed(env, task, upstream) -> Outcome:
 def _outcome(env, task, upstream) -> Outcome:
     skipped = _not_run(env, task, upstream)
     if skipped is not None:
+        skipped.extra["not_started"] = True
         return skipped
     try:
         if task.mode == "restore":
@@ -98,7 +99,8 @@ def execute_task(env, task, *upstream: Outcome) -> Outcome:
     """Run `task` (a PlannedTask) of run `env` with the outcomes of the previous hook."""
     started = time.time()
     outcome = _outcome(env, task, upstream)
-    outcome.started = outcome.started or started
+    if not outcome.extra.pop("not_started", False):   # skipped tasks have no start time
+        outcome.started = outcome.started or started
     outcome.finished, outcome.worker = time.time(), _worker_address()
     emit(_event(env, task, "task_finished", **outcome.meta()))
     return outcome

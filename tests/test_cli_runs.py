@@ -72,8 +72,12 @@ def project(mongo_uri, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(project):
-    """One run of each pipeline, each in its own `dataflow` process, oldest first."""
+    """Dry runs first (what they left behind is noted), then one run of each pipeline,
+    each in its own `dataflow` process, oldest first."""
     cli = project["cli"]
+    dry = {"text": cli("run", "ok", "--dry-run"), "json": cli("run", "ok", "--dry-run", "--json")}
+    dry["marker_after"] = project["marker"].exists()
+    dry["runs_after"] = cli("runs", "--json")
     done = {"ok": cli("run", "ok", "--verbose"), "soft": cli("run", "soft", "--json"),
             "hard": cli("run", "hard")}
     ids = {"soft": json.loads(done["soft"].stdout)["run_id"]}
@@ -81,27 +85,25 @@ def runs(project):
         found = re.search(r"run ([0-9a-f]{32}) of " + name, done[name].stdout)
         assert found, done[name].stdout + done[name].stderr
         ids[name] = found.group(1)
-    return {"results": done, "ids": ids}
+    return {"dry": dry, "results": done, "ids": ids}
 
 
-def test_dry_run_prints_the_plan_and_runs_no_plugin_code(project):
-    result = project["cli"]("run", "ok", "--dry-run")
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+def test_dry_run_prints_the_plan_and_runs_no_plugin_code(runs, project):
+    dry = runs["dry"]
+    assert dry["text"].returncode == 0, dry["text"].stderr
+    out = dry["text"].stdout
     assert "no plugin code runs" in out
     assert out.index("1. hook first") < out.index("- writer 1.2.0") < out.index("2. hook second")
     assert out.index("2. hook second") < out.index("- reader 0.9.1")
     assert re.search(r"config: \{marker: .*writer-ran\.marker.*, rows: 7\}", out), out
     assert "rows: 3" in out, "the reader's config shows its schema defaults"
-    assert not project["marker"].exists(), "a dry run must not run the plugin"
-    plan = json.loads(project["cli"]("run", "ok", "--dry-run", "--json").stdout)
+    plan = json.loads(dry["json"].stdout)
     assert [hook["hook"] for hook in plan["hooks"]] == ["first", "second"]
-    assert plan["hooks"][0]["plugins"][0] == {"id": "writer", "version": "1.2.0",
-                                             "fail_hard": False,
-                                             "config": {"marker": str(project["marker"]),
-                                                        "rows": 7}}
-    assert not project["marker"].exists()
-    assert json.loads(project["cli"]("runs", "--json").stdout) == [], "a dry run records no run"
+    writer = plan["hooks"][0]["plugins"][0]
+    assert (writer["id"], writer["version"], writer["fail_hard"]) == ("writer", "1.2.0", False)
+    assert writer["config"] == {"marker": str(project["marker"]), "rows": 7}
+    assert not dry["marker_after"], "a dry run must not run the plugin"
+    assert json.loads(dry["runs_after"].stdout) == [], "a dry run records no run"
 
 
 def test_exit_codes_follow_the_run_status(runs, project):

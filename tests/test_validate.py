@@ -120,7 +120,7 @@ def test_stored_config_not_matching_schema(make_project, cli, store_env):
     message = ("plugins/a/__init__.py [CONFIG_SCHEMA.n]: stored config of plugin 'a' for "
                "pipeline 'p' does not match CONFIG_SCHEMA: 'many' is not of type 'integer'")
     result = cli("validate", project=project)
-    assert_reported(result, message, "plugin_configs")
+    assert_reported(result, message, "`dataflow config set a --pipeline p")
     refused = cli("run", "p", project=project)
     assert refused.returncode == 1 and message in refused.stderr, refused.stderr
     assert "Traceback" not in refused.stderr

@@ -31,6 +31,8 @@ def find_run_id(db, prefix: str) -> str:
         {"_id": {"$regex": "^" + re.escape(prefix)}}, {"_id": 1}).limit(2)] if prefix else []
     if len(matches) == 1:
         return matches[0]
+    if len(matches) > 1:
+        raise RunNotFound(prefix, ambiguous=True)
     raise RunNotFound(prefix)
 
 
