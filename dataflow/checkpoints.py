@@ -43,13 +43,32 @@ def save_checkpoint(env, task_id: str, output) -> dict | None:
         bucket = gridfs.GridFS(env.store.system_db(), collection="checkpoints")
         file_id = bucket.put(data, filename=f"{env.run_id}/{task_id}", run_id=env.run_id)
         return {"kind": "gridfs", "id": str(file_id), "bytes": len(data)}
-    folder = Path(env.project_dir) / ".dataflow" / "checkpoints" / env.run_id
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{task_id}.pkl"
+    path = _file_path(env, task_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)
     return {"kind": "file", "path": str(path), "bytes": len(data)}
+
+
+def _file_path(env, task_id: str) -> Path:
+    return Path(env.project_dir) / ".dataflow" / "checkpoints" / env.run_id / f"{task_id}.pkl"
+
+
+def existing_checkpoint(env, task_id: str) -> dict | None:
+    """This run's checkpoint of a task, if it already completed once.
+
+    Dask recomputes a finished task whose output died with its worker; the
+    checkpoint lets it hand back the same output instead of running the plugin again.
+    """
+    if env.checkpoints == "files":
+        path = _file_path(env, task_id)
+        return {"kind": "file", "path": str(path)} if path.exists() else None
+    if env.checkpoints == "gridfs":
+        found = env.store.system_db()["checkpoints.files"].find_one(
+            {"filename": f"{env.run_id}/{task_id}"}, {"_id": 1})
+        return {"kind": "gridfs", "id": str(found["_id"])} if found else None
+    return None
 
 
 def load_checkpoint(store, ref: dict):

@@ -16,7 +16,7 @@ from dataflow.cancellation import clear
 from dataflow.canceller import Canceller
 from dataflow.cluster import dashboard_link, start_client
 from dataflow.errors import PluginError
-from dataflow.events import TOPIC, add_local_listener, remove_local_listener
+from dataflow.events import add_local_listener, remove_local_listener, subscribe, unsubscribe
 from dataflow.graph import submit_graph
 from dataflow.launch import new_env, record_start
 from dataflow.log_sink import LogFile
@@ -69,7 +69,7 @@ class Engine:
         if self._client is None:
             self._client, self._cluster = start_client(self.project.settings.cluster)
         if self.resources is None:
-            self._client.subscribe_topic(TOPIC, lambda event: self._route(event[1]))
+            subscribe(self._client, self._route)
             prepare_workers(self._client, self.project)
             self.resources = Resources(self._client, self.project.settings.cluster.cpu_target,
                                        govern=self._govern)
@@ -156,6 +156,8 @@ class Engine:
             if stoppable is not None:
                 stoppable.stop()
         self.project.recorder.flush()
+        if self._client is not None:
+            unsubscribe(self._client, self._route)
         if self._owns_client and self._client is not None:
             self._client.close()
             if self._cluster is not None:

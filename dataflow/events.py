@@ -49,3 +49,33 @@ def remove_local_listener(listener) -> None:
     with _local_lock:
         if listener in _local_listeners:
             _local_listeners.remove(listener)
+
+
+_routes: dict[int, list] = {}      # id(client) -> the routes of the engines using it
+_routes_lock = threading.Lock()
+
+
+def subscribe(client, route) -> None:
+    """Deliver this client's dataflow events to `route` too (one subscription a client).
+
+    distributed keeps one handler per topic per client, so engines sharing a client
+    share one handler that fans out.
+    """
+    with _routes_lock:
+        routes = _routes.get(id(client))
+        if routes is None:
+            routes = _routes[id(client)] = []
+            client.subscribe_topic(TOPIC, lambda event: _fan_out(routes, event[1]))
+        routes.append(route)
+
+
+def _fan_out(routes: list, event: dict) -> None:
+    for route in list(routes):
+        route(event)
+
+
+def unsubscribe(client, route) -> None:
+    with _routes_lock:
+        routes = _routes.get(id(client), [])
+        if route in routes:
+            routes.remove(route)

@@ -15,7 +15,7 @@ from distributed import get_worker
 from dataflow.attempts import run_with_retries
 from dataflow.cache import cache_key, cached_output, remember
 from dataflow.cancellation import cancel_reason
-from dataflow.checkpoints import load_checkpoint, save_checkpoint
+from dataflow.checkpoints import existing_checkpoint, load_checkpoint, save_checkpoint
 from dataflow.events import emit
 from dataflow.outcome import COMPLETED, FAILED, SKIPPED, Outcome
 
@@ -55,7 +55,23 @@ def _restored(env, task) -> Outcome:
                    extra={"reused": "checkpoint", "checkpoint": task.restore})
 
 
+def _recomputed(env, task) -> Outcome | None:
+    """The output this run already checkpointed for the task (its worker died since)."""
+    ref = existing_checkpoint(env, task.task_id)
+    if ref is None:
+        return None
+    try:
+        output = load_checkpoint(env.store, ref)
+    except FileNotFoundError:
+        return None
+    return Outcome(task.plugin, task.hook, COMPLETED, output=output,
+                   extra={"reused": "checkpoint", "checkpoint": ref})
+
+
 def _computed(env, task, upstream) -> Outcome:
+    earlier = _recomputed(env, task)
+    if earlier is not None:
+        return earlier
     inputs = {o.plugin: o.output for o in upstream if o.ok and not o.extra.get("no_output")}
     key = cache_key(task, upstream) if task.cache_ttl and env.use_cache else None
     if key is not None:

@@ -66,7 +66,7 @@ class JobScheduler:
 
     def _key(self, name: str | None, fn) -> str:
         label = (name or getattr(fn, "__name__", "job")).replace("-", "_")
-        return f"job:{self._plugin}:{label}-{self._env.run_id[:8]}-{uuid.uuid4().hex[:12]}"
+        return f"job:{self._plugin}:{label}-{self._env.run_id}-{uuid.uuid4().hex[:12]}"
 
     def _check_open(self) -> None:
         reason = cancel_reason(self._env.run_id, self._plugin)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dataflow.errors import PipelineNotFound
+from dataflow.errors import ConfigError, PipelineNotFound
 from dataflow.plugin_loader import PluginRef
 
 
@@ -61,6 +61,9 @@ def plugins_for_hook(project, pipeline: str, hook: str) -> list[str]:
 
 def build_plan(project, pipeline_name: str) -> RunPlan:
     """Hooks → plugins → validated configs, read from the project and the store."""
+    problems = project.file_problems() + project.registry.problems
+    if problems:        # the same refusal as `dataflow validate`, for API callers too
+        raise ConfigError(problems)
     pipeline = project.spec.pipelines.get(pipeline_name)
     if pipeline is None:
         raise PipelineNotFound(pipeline_name, list(project.spec.pipelines))

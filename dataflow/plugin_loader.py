@@ -17,6 +17,7 @@ from types import ModuleType
 
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str], ModuleType] = {}
+plugin_dirs: set[str] = set()     # folders this process put on sys.path for plugins
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ def _forget_package(name: str) -> None:
 def _import_folder(name: str, folder: Path) -> ModuleType:
     """Import `folder/__init__.py` as top-level package `name` (fresh each call)."""
     parent = str(folder.parent)
+    plugin_dirs.add(parent)
     if parent not in sys.path:
         sys.path.append(parent)     # lets plugins import their siblings' helpers
     _forget_package(name)

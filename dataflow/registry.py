@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import os
+import sys
 import traceback
 from pathlib import Path
 
 from dataflow.errors import PluginError, Problem
 from dataflow.plugin_info import PluginInfo, read_plugin
-from dataflow.plugin_loader import PluginRef, forget, import_plugin, source_hash
+from dataflow.plugin_loader import PluginRef, forget, import_plugin, plugin_dirs, source_hash
 
 ENTRY_POINT_GROUP = "dataflow.plugins"
+_started: dict[str, set[str]] = {}      # on_load was called for these source versions
 
 
 def _error_location(error: BaseException) -> str:
@@ -35,6 +38,22 @@ def _load_problem(where: str, error: BaseException) -> Problem:
                    f"{_error_location(error)}", fix)
 
 
+def _shadowing_problem(folder: Path, shown: str) -> Problem | None:
+    """A plugin folder named like a module Python already has would replace it."""
+    name = folder.name
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    origin = str(spec.origin) if spec is not None and spec.origin else ""
+    elsewhere = bool(origin) and not any(origin.startswith(d + os.sep) for d in plugin_dirs)
+    if name in sys.stdlib_module_names or elsewhere:
+        return Problem(shown, "", f"plugin folder {name!r} has the name of the Python module "
+                       f"{name!r}; loading it would replace that module",
+                       "rename the folder (PLUGIN_NAME may stay as it is)")
+    return None
+
+
 def _folder_candidates(project_dir: Path, paths) -> list[tuple[Path, str]]:
     found = []
     for configured in paths:
@@ -45,12 +64,29 @@ def _folder_candidates(project_dir: Path, paths) -> list[tuple[Path, str]]:
     return found
 
 
+def _call_lifecycle(module, name: str, where: str) -> list[Problem]:
+    """Call a plugin's optional on_load/on_shutdown; a failure is a Problem, not a crash."""
+    function = getattr(module, name, None)
+    if not callable(function):
+        return []
+    try:
+        function()
+    except Exception as error:
+        return [Problem(where, name, f"{name}() failed: {type(error).__name__}: {error}",
+                        f"fix the plugin's {name}()")]
+    return []
+
+
 def _load(ref: PluginRef, origin: str, where: str):
     try:
         module = import_plugin(ref)
     except Exception as error:        # a broken plugin must not stop discovery
         return None, [_load_problem(where, error)]
-    return read_plugin(module, ref, origin, where)
+    info, problems = read_plugin(module, ref, origin, where)
+    if info is not None and ref.source_hash not in _started.setdefault(where, set()):
+        _started[where].add(ref.source_hash)
+        problems = problems + _call_lifecycle(module, "on_load", where)
+    return (None if problems else info), problems
 
 
 class PluginRegistry:
@@ -65,8 +101,12 @@ class PluginRegistry:
         self.where: dict[str, str] = {}
         self.discover()
 
-    def _candidates(self):
+    def _candidates(self, problems: list):
         for folder, shown in _folder_candidates(self.project_dir, self.plugin_paths):
+            shadowing = _shadowing_problem(folder, shown)
+            if shadowing is not None:
+                problems.append(shadowing)
+                continue
             ref = PluginRef("", folder.name, str(folder), source_hash(folder))
             yield ref, f"folder {shown.rsplit('/', 1)[0]}", shown
         if not self.use_entry_points:
@@ -78,7 +118,7 @@ class PluginRegistry:
 
     def discover(self) -> None:
         plugins, problems, where = {}, [], {}
-        for ref, origin, shown in self._candidates():
+        for ref, origin, shown in self._candidates(problems):
             info, found = _load(ref, origin, shown)
             problems += found
             if info is None:
@@ -94,11 +134,22 @@ class PluginRegistry:
     def reload(self) -> list[str]:
         """Re-read every plugin; returns the ids whose source changed (hot reload)."""
         before = {pid: info.ref.source_hash for pid, info in self.plugins.items()}
+        old_modules = {pid: import_plugin(info.ref) for pid, info in self.plugins.items()}
         for info in self.plugins.values():
             forget(info.ref)
         self.discover()
+        for pid, module in old_modules.items():
+            if before[pid] != getattr(self.plugins.get(pid), "ref", PluginRef("", "")).source_hash:
+                self.problems += _call_lifecycle(module, "on_shutdown", self.where.get(pid, pid))
+                _started.get(self.where.get(pid, pid), set()).discard(before[pid])
         return sorted(pid for pid, info in self.plugins.items()
                       if before.get(pid) != info.ref.source_hash)
+
+    def shutdown(self) -> None:
+        """Call every loaded plugin's on_shutdown (at the end of a process's use)."""
+        for plugin_id, info in self.plugins.items():
+            _call_lifecycle(import_plugin(info.ref), "on_shutdown", self.where[plugin_id])
+            _started.get(self.where[plugin_id], set()).discard(info.ref.source_hash)
 
     def get(self, plugin_id: str) -> PluginInfo:
         try:
