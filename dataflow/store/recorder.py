@@ -1,8 +1,10 @@
 """Writes run history in bulk on a background thread: off the critical path, nothing lost.
 
-Callers enqueue upserts (`record`); the writer drains whatever has queued, groups it
-per collection and sends one ordered bulk_write each. A failed write is retried
-with backoff, never dropped; `flush()` waits until everything queued so far is stored.
+Callers enqueue upserts (`record`). The writer takes what has queued, lingers a
+moment for more (a short run's start, progress and end then become one write per
+document), merges the updates of each document, and sends one ordered bulk_write
+per collection with j=True. A failed write is retried with backoff, never dropped;
+`flush()` cuts the linger short and waits until everything queued so far is stored.
 """
 from __future__ import annotations
 
@@ -16,51 +18,64 @@ from pymongo.errors import PyMongoError
 
 log = logging.getLogger("dataflow.recorder")
 MAX_BATCH = 5_000
-JOURNALED = WriteConcern(j=True)
+LINGER = 0.05          # seconds to gather more records before a write
+JOURNALED = WriteConcern(j=True)   # a run's state survives the store being killed right after
+
+
+def merge_updates(batch: list) -> dict[str, list]:
+    """{collection: [UpdateOne]}, one per document, later fields winning, order kept."""
+    merged: dict[tuple, dict] = {}
+    for collection, doc_id, fields, insert_only in batch:
+        entry = merged.setdefault((collection, doc_id), {"set": {}, "insert": {}})
+        entry["set"].update(fields)
+        entry["insert"].update(insert_only or {})
+    operations: dict[str, list] = {}
+    for (collection, doc_id), entry in merged.items():
+        update = {"$set": entry["set"]}
+        insert_only = {k: v for k, v in entry["insert"].items() if k not in entry["set"]}
+        if insert_only:
+            update["$setOnInsert"] = insert_only
+        operations.setdefault(collection, []).append(UpdateOne({"_id": doc_id}, update, upsert=True))
+    return operations
 
 
 class Recorder:
     """One background writer per store; thread-safe."""
 
-    def __init__(self, db):
-        self.db = db
+    def __init__(self, db, linger: float = LINGER):
+        self.db, self.linger = db, linger
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pending = 0
         self._done = threading.Condition()
+        self._hurry = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._work, name="dataflow-recorder", daemon=True)
         self._thread.start()
 
     def record(self, collection: str, doc_id, fields: dict, insert_only: dict | None = None) -> None:
         """Upsert `fields` into document `doc_id` (and `insert_only` when it is new)."""
-        update = {"$set": fields}
-        if insert_only:
-            update["$setOnInsert"] = insert_only
         with self._done:
             self._pending += 1
-        self._queue.put((collection, UpdateOne({"_id": doc_id}, update, upsert=True)))
+        self._queue.put((collection, doc_id, fields, insert_only))
 
     def _drain(self) -> list:
         batch = [self._queue.get()]
-        while len(batch) < MAX_BATCH:
+        deadline = time.monotonic() + self.linger
+        while len(batch) < MAX_BATCH and batch[-1] is not None:
+            remaining = deadline - time.monotonic()
             try:
-                batch.append(self._queue.get_nowait())
+                if remaining <= 0 or self._hurry.is_set():
+                    batch.append(self._queue.get_nowait())
+                else:
+                    batch.append(self._queue.get(timeout=remaining))
             except queue.Empty:
                 break
         return batch
-
-    def _write(self, batch: list) -> None:
-        by_collection: dict[str, list] = {}
-        for collection, operation in batch:
-            by_collection.setdefault(collection, []).append(operation)
-        for collection, operations in by_collection.items():
-            self._write_with_retry(collection, operations)
 
     def _write_with_retry(self, collection: str, operations: list) -> None:
         delay = 0.1
         while True:
             try:
-                # j=True: a run's state survives the store being killed right after
                 self.db[collection].with_options(write_concern=JOURNALED).bulk_write(
                     operations, ordered=True)
                 return
@@ -73,12 +88,14 @@ class Recorder:
     def _work(self) -> None:
         while True:
             batch = self._drain()
-            stop = any(item is None for item in batch)
-            batch = [item for item in batch if item is not None]
-            if batch:
-                self._write(batch)
+            stop = batch[-1] is None
+            records = [item for item in batch if item is not None]
+            for collection, operations in merge_updates(records).items():
+                self._write_with_retry(collection, operations)
             with self._done:
-                self._pending -= len(batch)
+                self._pending -= len(records)
+                if self._pending <= 0:
+                    self._hurry.clear()
                 self._done.notify_all()
             if stop:
                 return
@@ -86,6 +103,8 @@ class Recorder:
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Wait until every record queued before this call is stored."""
         with self._done:
+            if self._pending > 0:
+                self._hurry.set()
             return self._done.wait_for(lambda: self._pending <= 0, timeout)
 
     def close(self, timeout: float | None = 30.0) -> None:
