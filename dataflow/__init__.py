@@ -4,13 +4,27 @@
     project = Project("path/to/project")
     with Engine(project) as engine:
         result = engine.run("default")
-"""
-from dataflow.context import Context
-from dataflow.engine import Engine
-from dataflow.errors import (ConfigError, DataflowError, PipelineNotFound, PluginError, Problem,
-                             RunNotFound, StoreError)
-from dataflow.project import Project
-from dataflow.result import RunResult
 
-__all__ = ["ConfigError", "Context", "DataflowError", "Engine", "PipelineNotFound",
-           "PluginError", "Problem", "Project", "RunNotFound", "RunResult", "StoreError"]
+Names are imported on first use (PEP 562), so `import dataflow` stays cheap for
+commands that never touch Dask.
+"""
+import importlib
+
+_EXPORTS = {
+    "Context": "dataflow.context", "Engine": "dataflow.engine", "RunResult": "dataflow.result",
+    "Project": "dataflow.project", "ConfigManager": "dataflow.config_manager",
+    "ConfigError": "dataflow.errors", "DataflowError": "dataflow.errors",
+    "PipelineNotFound": "dataflow.errors", "PluginError": "dataflow.errors",
+    "Problem": "dataflow.errors", "RunNotFound": "dataflow.errors", "StoreError": "dataflow.errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'dataflow' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__():
+    return __all__

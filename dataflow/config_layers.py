@@ -28,14 +28,6 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def layered_config(schema: dict, yaml_global: dict, yaml_pipeline: dict, stored: dict) -> dict:
-    """The effective config: defaults < plugin_config (YAML) < pipeline config (YAML) < store."""
-    config = schema_defaults(schema)
-    for layer in (yaml_global, yaml_pipeline, stored):
-        config = deep_merge(config, layer or {})
-    return config
-
-
 def merge_layers(layers) -> dict:
     """Merge `(label, mapping)` layers, lowest first, into one config."""
     config: dict = {}

@@ -42,7 +42,11 @@ def pipeline_errors(name, body: dict) -> list[dict]:
     if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
         errors.append({"field": "name", "message": f"{name!r} is not a valid pipeline name; use "
                        "letters, digits, '_', '.' and '-', starting with a letter, digit or '_'"})
-    errors += config_field_errors(body, STORED_SCHEMA)
+    for error in config_field_errors(body, STORED_SCHEMA):
+        if error["field"].startswith("hooks.") and "does not match" in error["message"]:
+            error = {**error, "message": f"{error['message'].split(' does not match')[0]} is "
+                     "not a valid hook name; use letters, digits, '_', '.' and '-'"}
+        errors.append(error)
     cron = schedule_error(body.get("schedule")) if isinstance(body, dict) else None
     if cron:
         errors.append({"field": "schedule", "message": f"{cron}; {CRON_FIX}"})
@@ -67,6 +71,12 @@ def describe(pipeline: PipelineSpec) -> dict:
             "enabled": pipeline.enabled, "source": pipeline.source}
 
 
+def describe_document(name: str, document: dict) -> dict:
+    """A stored pipeline as plain data, as stored (valid or not), with who changed it last."""
+    return {"name": name, **{key: document.get(key) for key in FIELDS}, "source": "db",
+            "updated": document.get("updated"), "author": document.get("author")}
+
+
 @dataclass(frozen=True)
 class PipelineView:
     """YAML and stored pipelines merged by the rule: YAML wins on a shared name."""
@@ -75,6 +85,20 @@ class PipelineView:
     stored: dict = field(default_factory=dict)          # every stored document by name
     shadowed: tuple[str, ...] = ()                      # stored, but YAML defines it: ignored
     invalid: dict = field(default_factory=dict)         # stored, but invalid: ignored
+
+    def listing(self) -> list[dict]:
+        """Every pipeline that runs (`source` yaml | db), then the ignored stored ones."""
+        listed = [describe(p) if p.source == "yaml" else
+                  describe_document(p.name, self.stored[p.name])
+                  for p in self.spec.pipelines.values()]
+        for name in self.shadowed:
+            listed.append({**describe_document(name, self.stored[name]), "ignored":
+                           f"{PIPELINES_FILE} defines {name!r} too; the YAML one is used"})
+        for name, errors in self.invalid.items():
+            reasons = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+            listed.append({**describe_document(name, self.stored[name]),
+                           "ignored": f"invalid: {reasons}"})
+        return listed
 
 
 def merge(yaml_spec: ProjectSpec, documents: dict[str, dict]) -> PipelineView:

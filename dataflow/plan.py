@@ -52,8 +52,8 @@ class RunPlan:
 
 
 def plugins_for_hook(project, pipeline: str, hook: str) -> list[str]:
-    """The central hook map wins; otherwise plugins that declare the hook and pipeline."""
-    mapped = project.spec.hook_map.get(hook)
+    """The central hook map (YAML only) wins; otherwise plugins that declare the hook."""
+    mapped = project.yaml_spec.hook_map.get(hook)
     if mapped is not None:
         return list(mapped)
     return [info.id for info in project.registry.select(pipeline=pipeline) if hook in info.hooks]
@@ -64,9 +64,10 @@ def build_plan(project, pipeline_name: str) -> RunPlan:
     problems = project.file_problems() + project.registry.problems
     if problems:        # the same refusal as `dataflow validate`, for API callers too
         raise ConfigError(problems)
-    pipeline = project.spec.pipelines.get(pipeline_name)
+    pipelines = project.spec.pipelines       # one read of the stored pipelines a plan
+    pipeline = pipelines.get(pipeline_name)
     if pipeline is None:
-        raise PipelineNotFound(pipeline_name, list(project.spec.pipelines))
+        raise PipelineNotFound(pipeline_name, list(pipelines))
     stored = project.config.stored_configs(pipeline_name)
     stages = []
     for index, hook in enumerate(pipeline.hooks):

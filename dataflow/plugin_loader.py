@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import shutil
 import sys
 import threading
 from dataclasses import dataclass
@@ -54,6 +55,9 @@ def _import_folder(name: str, folder: Path) -> ModuleType:
     if parent not in sys.path:
         sys.path.append(parent)     # lets plugins import their siblings' helpers
     _forget_package(name)
+    # A rewrite within the same second and size would otherwise reuse stale bytecode.
+    for cache in folder.rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
     spec = importlib.util.spec_from_file_location(
         name, folder / "__init__.py", submodule_search_locations=[str(folder)])
     module = importlib.util.module_from_spec(spec)

@@ -5,6 +5,7 @@ Everything is loaded lazily and once, so a command only pays for what it uses.
 from __future__ import annotations
 
 import os
+import weakref
 from functools import cached_property
 from pathlib import Path
 
@@ -19,6 +20,15 @@ from dataflow.store.recorder import Recorder
 from dataflow.store.schema import ensure_schema
 
 
+_open_projects: "weakref.WeakSet[Project]" = weakref.WeakSet()
+
+
+def close_all_projects() -> None:
+    """Flush every project's pending history writes (before a fast process exit)."""
+    for project in list(_open_projects):
+        project.close()
+
+
 def resolve_project_dir(directory=None) -> Path:
     """--project, else DATAFLOW_PROJECT, else the current directory."""
     chosen = directory or os.environ.get("DATAFLOW_PROJECT") or os.getcwd()
@@ -28,8 +38,12 @@ def resolve_project_dir(directory=None) -> Path:
 class Project:
     """The façade the CLI, the API, the notebooks and the engine share."""
 
-    def __init__(self, directory=None):
+    def __init__(self, directory=None, store: StoreAddress | None = None):
+        """`store`: use this store (e.g. a run's, on a Dask worker) instead of resolving one."""
         self.directory = resolve_project_dir(directory)
+        if store is not None:
+            self.__dict__["store_address"] = store
+        _open_projects.add(self)
 
     @cached_property
     def _settings_read(self):
@@ -47,11 +61,18 @@ class Project:
         return settings
 
     @property
-    def spec(self) -> ProjectSpec:
+    def yaml_spec(self) -> ProjectSpec:
+        """The pipelines of config/pipelines.yaml alone."""
         spec, _, problems = self._spec_read
         if problems:
             raise ConfigError(problems)
         return spec
+
+    @property
+    def spec(self) -> ProjectSpec:
+        """YAML pipelines plus those stored in the database (read fresh each time);
+        on a name both define, YAML wins and the stored one is ignored."""
+        return self.config.spec()
 
     def file_problems(self) -> list:
         return self._settings_read[2] + self._spec_read[2]
@@ -62,8 +83,14 @@ class Project:
         return PluginRegistry(self.directory, settings.plugin_paths, settings.entry_points)
 
     @cached_property
+    def store_address(self) -> StoreAddress:
+        """The store, reachable, its schema as found (no migrations applied)."""
+        return connect_store(resolve_address(self.directory, self.settings))
+
+    @cached_property
     def store(self) -> StoreAddress:
-        address = connect_store(resolve_address(self.directory, self.settings))
+        """The store with pending schema migrations applied and interrupted runs marked."""
+        address = self.store_address
         ensure_schema(address.system_db())
         recover_interrupted(address.system_db())
         return address
@@ -79,7 +106,7 @@ class Project:
 
     @cached_property
     def config(self) -> ConfigManager:
-        return ConfigManager(self.settings, self.spec, self.registry, self.db)
+        return ConfigManager(self)
 
     def reload(self) -> list[str]:
         """Re-read YAML and plugins (hot reload); returns the plugins that changed."""
@@ -88,6 +115,10 @@ class Project:
         return self.registry.reload()
 
     def close(self) -> None:
+        if "registry" in self.__dict__:
+            self.registry.shutdown()
+            del self.__dict__["registry"]
         if "recorder" in self.__dict__:
             self.recorder.flush()
             self.recorder.close()
+            del self.__dict__["recorder"]

@@ -27,9 +27,20 @@ def _fix_for(error) -> str:
     return "correct the value"
 
 
+_validators: dict[int, tuple[dict, Draft202012Validator]] = {}
+
+
+def _validator(schema: dict) -> Draft202012Validator:
+    """One validator per schema object (building one costs more than most validations)."""
+    cached = _validators.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = _validators[id(schema)] = (schema, Draft202012Validator(schema))
+    return cached[1]
+
+
 def schema_errors(instance, schema: dict) -> list:
     """All errors of `instance` against `schema`, in document order."""
-    validator = Draft202012Validator(schema)
+    validator = _validator(schema)
     return sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
 
 

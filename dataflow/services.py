@@ -71,7 +71,7 @@ def _build_db(env: RunEnv, hook: str, plugin: str):
 
 
 def _build_config(env: RunEnv, hook: str, plugin: str):
-    return Project(env.project_dir).config
+    return Project(env.project_dir, store=env.store).config     # the run's store
 
 
 def _build_jobs(env: RunEnv, hook: str, plugin: str):

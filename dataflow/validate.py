@@ -1,7 +1,7 @@
 """`dataflow validate`: every problem of a project, each located and with a fix."""
 from __future__ import annotations
 
-from dataflow.config_layers import layered_config
+from dataflow.config_layers import layer_sources, merge_layers
 from dataflow.errors import DataflowError, Problem
 from dataflow.schema_check import config_field_errors
 from dataflow.spec import PIPELINES_FILE
@@ -20,8 +20,7 @@ def _hook_map_problems(project) -> list[Problem]:
     return problems
 
 
-def _plugin_pipeline_problems(project) -> list[Problem]:
-    pipelines = project._spec_read[0].pipelines
+def _plugin_pipeline_problems(project, pipelines) -> list[Problem]:
     problems = []
     for info in project.registry.plugins.values():
         for name in info.pipelines:
@@ -33,26 +32,28 @@ def _plugin_pipeline_problems(project) -> list[Problem]:
     return problems
 
 
-def _config_problems(project, stored_by_pipeline: dict) -> list[Problem]:
-    spec = project._spec_read[0]
+def _config_problems(project, pipelines, stored_by_pipeline: dict) -> list[Problem]:
+    hook_map, manager = project._spec_read[0].hook_map, project.config
     problems = []
     for info in project.registry.plugins.values():
-        for name, pipeline in spec.pipelines.items():
-            if not info.runs_in(name) and info.id not in _mapped(spec, pipeline):
+        for name, pipeline in pipelines.items():
+            if not info.runs_in(name) and info.id not in _mapped(hook_map, pipeline):
                 continue
             stored = stored_by_pipeline.get(name, {}).get(info.id, {})
-            config = layered_config(info.config_schema, spec.plugin_config.get(info.id, {}),
-                                    pipeline.plugin_config.get(info.id, {}), stored)
-            for error in config_field_errors(config, info.config_schema):
-                problems.append(_config_problem(project, info, name, error, bool(stored)))
+            layers = manager.layers(info.id, name, stored)
+            sources = layer_sources(layers)
+            for error in config_field_errors(merge_layers(layers), info.config_schema):
+                source = sources.get(error["field"].split(".")[0])
+                problems.append(_config_problem(project, info, name, error, source == "stored"))
     return problems
 
 
 def _config_problem(project, info, pipeline: str, error: dict, stored: bool) -> Problem:
     if stored:
         where = "stored config"
-        fix = (f"store a valid config (document '{info.id}:{pipeline}' of the plugin_configs "
-               "collection), or correct CONFIG_SCHEMA")
+        fix = (f"store a valid value with `dataflow config set {info.id} --pipeline {pipeline} "
+               f"KEY=VALUE`, or restore an earlier version (`dataflow config history {info.id} "
+               f"--pipeline {pipeline}`)")
     else:
         where = "default/YAML config"
         fix = (f"correct the default in CONFIG_SCHEMA or the plugin's config in {PIPELINES_FILE}")
@@ -61,26 +62,54 @@ def _config_problem(project, info, pipeline: str, error: dict, stored: bool) -> 
                    f"CONFIG_SCHEMA: {error['message']}", fix)
 
 
-def _mapped(spec, pipeline) -> set[str]:
-    return {pid for hook in pipeline.hooks for pid in spec.hook_map.get(hook, ())}
+def _mapped(hook_map, pipeline) -> set[str]:
+    return {pid for hook in pipeline.hooks for pid in hook_map.get(hook, ())}
 
 
-def _stored_configs(project) -> tuple[dict, list[Problem]]:
+def _store_state(project):
+    """(pipeline view, stored config by pipeline, problems reaching the store)."""
     try:
         manager = project.config
-        return {name: manager.stored_configs(name) for name in project.spec.pipelines}, []
+        return manager.pipeline_view(), manager.all_stored_configs(), []
     except DataflowError as error:
-        return {}, [Problem("config/system.yaml", "store", str(error),
-                            "start MongoDB or unset DATAFLOW_MONGO_URI")]
+        return None, {}, [Problem("config/system.yaml", "store", str(error),
+                                  "start MongoDB or unset DATAFLOW_MONGO_URI")]
 
 
 def project_problems(project, check_store: bool = True) -> list[Problem]:
-    """All problems: YAML files, plugins, mapping, pipelines named by plugins, configs."""
+    """All problems that stop a run: YAML files, plugins, mapping, pipelines named by
+    plugins, configs (of YAML and stored pipelines)."""
     problems = project.file_problems()
     problems += project.registry.problems
     if project._spec_read[2]:
         return problems
-    problems += _hook_map_problems(project) + _plugin_pipeline_problems(project)
     settings_ok = not project._settings_read[2]
-    stored, store_problems = _stored_configs(project) if check_store and settings_ok else ({}, [])
-    return problems + store_problems + _config_problems(project, stored)
+    view, stored, store_problems = (_store_state(project) if check_store and settings_ok
+                                    else (None, {}, []))
+    pipelines = view.spec.pipelines if view else project._spec_read[0].pipelines
+    problems += _hook_map_problems(project) + _plugin_pipeline_problems(project, pipelines)
+    return problems + store_problems + _config_problems(project, pipelines, stored)
+
+
+def stored_pipeline_problems(project) -> list[Problem]:
+    """Stored pipelines that are ignored: YAML defines the name too, or they are invalid.
+    They do not stop runs (the YAML definition, or nothing, is used); validate reports them."""
+    if project._spec_read[2] or project._settings_read[2]:
+        return []
+    view, _, problems = _store_state(project)
+    if view is None:
+        return []
+    document = project._spec_read[1]
+    for name in view.shadowed:
+        problems.append(document.problem(
+            ("pipelines", name), f"pipeline {name!r} is defined in both {PIPELINES_FILE} and "
+            f"the database (collection 'pipelines'); the YAML definition is used",
+            f"delete the stored one with `dataflow pipelines delete {name}`, or remove "
+            f"{name!r} from {PIPELINES_FILE} to use the stored one"))
+    for name, errors in view.invalid.items():
+        details = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        problems.append(Problem(
+            "database", f"pipelines.{name}", f"stored pipeline {name!r} is invalid and is "
+            f"ignored: {details}", f"correct it with `dataflow pipelines update {name} ...` or "
+            f"delete it with `dataflow pipelines delete {name}`"))
+    return problems

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from dataflow.errors import ConfigError, DataflowError
 from dataflow.project import Project
@@ -36,18 +37,19 @@ def handles_errors(function):
         try:
             return function(*args, **kwargs)
         except ConfigError as error:
-            err_console.print(f"[red]error:[/red] {error}", markup=True, soft_wrap=True)
+            err_console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
             sys.exit(1)
         except DataflowError as error:
-            err_console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+            err_console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
             sys.exit(1)
         except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
             raise
         except Exception as error:          # a bug: say so plainly, traceback only on request
             if os.environ.get("DATAFLOW_DEBUG"):
                 raise
-            err_console.print(f"[red]unexpected error:[/red] {type(error).__name__}: {error}\n"
-                              "set DATAFLOW_DEBUG=1 to see the traceback", soft_wrap=True)
+            err_console.print(f"[red]unexpected error:[/red] {type(error).__name__}: "
+                              f"{escape(str(error))}\nset DATAFLOW_DEBUG=1 to see the traceback",
+                              soft_wrap=True)
             sys.exit(2)
     return wrapper
 

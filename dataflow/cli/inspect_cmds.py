@@ -10,7 +10,7 @@ from rich.text import Text
 from dataflow.cli.common import (console, handles_errors, open_project, print_json,
                                  project_option, seconds, styled, when)
 from dataflow.store.history import get_run, list_runs
-from dataflow.validate import project_problems
+from dataflow.validate import project_problems, stored_pipeline_problems
 
 
 def _problem_line(problem) -> Text:
@@ -25,6 +25,7 @@ def validate_command(project_dir):
     """Check config files and every plugin; print each problem with where and how to fix it."""
     project = open_project(project_dir)
     problems = project_problems(project)
+    problems += stored_pipeline_problems(project)
     if not problems:
         console.print(f"[green]ok[/]: {project.directory} is valid "
                       f"({len(project.registry.plugins)} plugins, "

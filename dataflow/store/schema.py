@@ -24,6 +24,7 @@ INDEXES = {
 
 
 def _migrate_to_1(db) -> None:
+    """Create the indexes of runs, tasks, logs, plugin configs, config history, cache."""
     for collection, indexes in INDEXES.items():
         for keys in indexes:
             db[collection].create_index(keys)
