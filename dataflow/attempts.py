@@ -41,6 +41,9 @@ def _call(env, task, inputs: dict):
             output = module.run(context, dict(task.config))
     finally:
         task_finished(env.run_id, task.plugin)
+        jobs = context["services"].built("jobs")
+        if jobs is not None:       # the final count, sent before the task's end event
+            jobs.close()
     _check_output(task, output)
     return output
 

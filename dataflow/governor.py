@@ -18,7 +18,7 @@ import time
 import psutil
 
 MIN_DUTY = 0.1            # never starve the workers completely
-IDLE_DEMAND = 0.03        # workers using less than this share are not worth pausing
+IDLE_SHARE = 0.02         # workers using less of the machine than this are not worth pausing
 SMOOTHING = 0.5           # weight of the newest measurement
 PERIOD = 0.1              # seconds
 PID_REFRESH = 2.0         # seconds between refreshes of the worker pid list
@@ -34,6 +34,7 @@ class CpuGovernor:
     def __init__(self, client, target: float = 0.8, period: float = PERIOD):
         self.client, self.target, self.period = client, target, period
         self.duty, self.measured, self.other, self.demand = 1.0, 0.0, 0.0, 0.0
+        self.share = 0.0
         self._processes: list[psutil.Process] = []
         self._refreshed = 0.0
         self._cores = psutil.cpu_count() or 1
@@ -94,7 +95,8 @@ class CpuGovernor:
         self.measured = machine
         self.other += SMOOTHING * (max(0.0, machine - worker_share) - self.other)
         self.demand += SMOOTHING * (demand - self.demand)
-        if self.demand < IDLE_DEMAND:
+        self.share += SMOOTHING * (worker_share - self.share)
+        if self.share < IDLE_SHARE:     # idle workers: pausing them saves nothing
             self.duty = 1.0
         else:
             allowed = max(0.0, self.target - self.other)

@@ -21,7 +21,7 @@ from dataflow.errors import DataflowError
 from dataflow.events import current_worker, emit
 
 PRIORITY_VALUES = {"low": -10, "normal": 0, "high": 10, "critical": 20}
-PROGRESS_INTERVAL = 0.25     # seconds between progress events while jobs finish
+PROGRESS_INTERVAL = 0.25     # seconds between progress reports while jobs are outstanding
 
 
 class JobsCancelled(DataflowError):
@@ -58,8 +58,10 @@ class JobScheduler:
         self._env, self._hook, self._plugin = env, hook, plugin
         self._base_priority = priority_value(env.priority)
         self._lock = threading.Lock()
-        self._total = self._done = 0
-        self._last_emit = 0.0
+        self._total = 0
+        self._reported = (0, 0)
+        self._watcher: threading.Thread | None = None
+        self._closed = False
         self.futures: list = []
         self._worker = current_worker()
         register_jobs(env.run_id, plugin, self)
@@ -100,7 +102,9 @@ class JobScheduler:
     def gather(self, futures, errors: str = "raise"):
         """Results of futures, without holding a worker slot while waiting."""
         with seceded():
-            return get_client().gather(futures, errors=errors)
+            results = get_client().gather(futures, errors=errors)
+        self.report()
+        return results
 
     def as_completed(self, futures, with_results: bool = False):
         """Yield futures (or (future, result)) as they finish."""
@@ -111,26 +115,49 @@ class JobScheduler:
         with self._lock:
             self.futures.extend(futures)
             self._total += len(futures)
-        for future in futures:
-            future.add_done_callback(self._job_done)
+            start = self._watcher is None or not self._watcher.is_alive()
+            if start:
+                self._watcher = threading.Thread(target=self._watch, daemon=True,
+                                                 name=f"dataflow-progress-{self._plugin}")
+        if start:
+            self._watcher.start()
 
-    def _job_done(self, _future) -> None:
+    def _count_done(self) -> tuple[int, int]:
         with self._lock:
-            self._done += 1
-            now = time.monotonic()
-            due = self._done == self._total or now - self._last_emit >= PROGRESS_INTERVAL
-            if due:
-                self._last_emit = now
-            done, total = self._done, self._total
-        if due:
-            emit({"kind": "progress", "run_id": self._env.run_id, "plugin": self._plugin,
-                  "task_id": f"{self._hook}.{self._plugin}", "done": done, "total": total},
-                 worker=self._worker)
+            futures, total = list(self.futures), self._total
+        return sum(future.done() for future in futures), total
+
+    def _watch(self) -> None:
+        """Report progress every PROGRESS_INTERVAL while jobs are outstanding."""
+        while not self._closed:
+            time.sleep(PROGRESS_INTERVAL)
+            done, total = self._count_done()
+            self.report(done, total)
+            if done >= total:
+                return
+
+    def report(self, done: int | None = None, total: int | None = None) -> None:
+        """Send jobs done/total to the orchestrator (only when it changed)."""
+        if done is None:
+            done, total = self._count_done()
+        with self._lock:
+            if (done, total) == self._reported:
+                return
+            self._reported = (done, total)
+        emit({"kind": "progress", "run_id": self._env.run_id, "plugin": self._plugin,
+              "task_id": f"{self._hook}.{self._plugin}", "done": done, "total": total},
+             worker=self._worker)
+
+    def close(self) -> None:
+        """The plugin returned: send the final count and let go of its futures."""
+        self.report()
+        with self._lock:
+            self._closed = True
+            self.futures = []
 
     @property
     def progress(self) -> tuple[int, int]:
-        with self._lock:
-            return self._done, self._total
+        return self._count_done()
 
     def cancel_all(self) -> None:
         """Cancel every job of this plugin that has not finished (called on cancel)."""

@@ -57,6 +57,10 @@ class Services(Mapping):
     def __len__(self) -> int:
         return len(SERVICE_NAMES)
 
+    def built(self, name: str):
+        """The service if the plugin used it, else None (nothing is built)."""
+        return self._built.get(name)
+
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)

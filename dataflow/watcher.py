@@ -16,7 +16,7 @@ from pymongo.errors import PyMongoError
 from dataflow.cancellation import TIMED_OUT
 from dataflow.outcome import RUNNING
 
-POLL = 0.2
+POLL = 0.1
 HEARTBEAT_EVERY = 5.0     # seconds; a run with no heartbeat for a minute is interrupted
 log = logging.getLogger("dataflow.watcher")
 

@@ -10,6 +10,8 @@ import sys
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from dataflow.plugin_loader import plugin_dirs
+
 PLUGIN_NAME = "dataflow-plugin-paths"
 
 
@@ -27,6 +29,7 @@ class PluginPaths(WorkerPlugin):
 
 def add_paths(paths: list[str]) -> None:
     for path in paths:
+        plugin_dirs.add(path)          # so the registry knows these are plugin folders
         if path not in sys.path:
             sys.path.append(path)
 

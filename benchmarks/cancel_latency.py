@@ -1,0 +1,231 @@
+"""Cancel latency: time from a cancel request to the run's status `cancelled` in the store,
+for a cooperative plugin (loops on `context.cancelled()`) and one that ignores cancel
+(`while True: time.sleep(0.05)`, stopped hard after `cluster.cancel_grace_seconds` = 1.0).
+
+    .venv/bin/python benchmarks/cancel_latency.py [--reps 3]
+
+The run is orchestrated the way `dataflow run` does it: an Engine that owns its LocalCluster
+(governor on), `engine.wait` on a thread. A cancel is requested either in-process
+(`engine.cancel(run_id)`) or from another process (`dataflow cancel RUN_ID --no-wait`, timed
+from just before it is launched); the store's `runs` document is polled every 10 ms.
+Targets: cooperative < 1 s; ignoring < grace + 2 s. Uses DATAFLOW_MONGO_URI when set (a
+throwaway database in it), else starts a SecantusDB server in a temp folder.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+import psutil
+import pymongo
+
+from dataflow import Engine, Project
+
+GRACE = 1.0
+TARGETS = {"cooperative": 1.0, "ignoring": GRACE + 2.0}
+PLUGIN_CODE = '''
+import time
+
+PLUGIN_NAME = "{kind}"
+HOOKS = ["work"]
+PIPELINES = ["{kind}"]
+
+
+def run(context, config):
+    context["services"]["log"].info("looping")
+    while {condition}:
+        time.sleep({pause})
+    return {{"stopped": True}}
+'''
+PLUGINS = {"cooperative": {"condition": "not context.cancelled()", "pause": 0.02},
+           "ignoring": {"condition": "True", "pause": 0.05}}
+
+
+def _pings(uri: str) -> bool:
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=300)
+    try:
+        return bool(client.admin.command("ping"))
+    except pymongo.errors.PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def start_store(workdir: Path):
+    """(uri, server process or None): DATAFLOW_MONGO_URI, else a SecantusDB of our own."""
+    if os.environ.get("DATAFLOW_MONGO_URI"):
+        return os.environ["DATAFLOW_MONGO_URI"], None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with open(workdir / "secantus.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
+             "--storage-path", str(workdir / "db")], stdout=log, stderr=subprocess.STDOUT)
+    uri, deadline = f"mongodb://127.0.0.1:{port}/?directConnection=true", time.monotonic() + 30
+    while process.poll() is None and time.monotonic() < deadline:
+        if _pings(uri):
+            return uri, process
+        time.sleep(0.05)
+    process.terminate()
+    raise RuntimeError(f"SecantusDB did not answer; see {workdir / 'secantus.log'}")
+
+
+def write_project(root: Path) -> Path:
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "pipelines.yaml").write_text("pipelines:\n" + "".join(
+        f"  {kind}:\n    hooks: [work]\n" for kind in PLUGINS))
+    (root / "config" / "system.yaml").write_text(
+        f"cluster:\n  cancel_grace_seconds: {GRACE}\n  dashboard_address: \"127.0.0.1:0\"\n")
+    for kind, parts in PLUGINS.items():
+        (root / "plugins" / kind).mkdir(parents=True)
+        (root / "plugins" / kind / "__init__.py").write_text(PLUGIN_CODE.format(kind=kind, **parts))
+    return root
+
+
+def poll(condition, timeout: float, what: str, interval: float = 0.01):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def start_looping(engine: Engine, kind: str):
+    """Start a run of pipeline `kind`; return (handle, waiter, ends) once its plugin loops."""
+    looping, ends = threading.Event(), {}
+
+    def listener(event):
+        if event.get("kind") == "log" and event.get("message") == "looping":
+            looping.set()
+
+    def wait_run():
+        ends["result"] = engine.wait(handle)
+        ends["at"] = time.perf_counter()
+    handle = engine.start(kind, trigger="benchmark", listeners=[listener])
+    waiter = threading.Thread(target=wait_run, daemon=True)
+    waiter.start()
+    if not looping.wait(60):
+        raise TimeoutError(f"plugin {kind} did not start looping within 60 s")
+    return handle, waiter, ends
+
+
+def cli_cancel(project: Project, run_id: str) -> subprocess.Popen:
+    env = {**os.environ, "DATAFLOW_PROJECT": str(project.directory)}
+    return subprocess.Popen([sys.executable, "-m", "dataflow", "cancel", run_id, "--no-wait"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def request_times(project: Project, run_id: str) -> tuple[float | None, float | None]:
+    """(requested, handled) epoch seconds of the run's cancel request, if one was stored."""
+    request = project.db["cancel_requests"].find_one({"run_id": run_id})
+    if request is None:
+        return None, None
+    return request["requested"].timestamp(), request.get("handled")
+
+
+def one_cancel(engine: Engine, kind: str, how: str) -> dict:
+    project = engine.project
+    handle, waiter, ends = start_looping(engine, kind)
+    runs = project.db["runs"]
+    started, wall_started = time.perf_counter(), time.time()
+    process = cli_cancel(project, handle.run_id) if how == "cli" else None
+    if process is None:
+        engine.cancel(handle.run_id)
+    requested = time.perf_counter() - started
+    poll(lambda: (runs.find_one({"_id": handle.run_id}, {"status": 1}) or {}).get("status")
+         not in (None, "running"), 60, f"run {handle.run_id} to end")
+    stored = time.perf_counter() - started
+    status = runs.find_one({"_id": handle.run_id}, {"status": 1})["status"]
+    waiter.join(30)
+    task = next(iter(ends["result"].tasks.values()))
+    status = f"{status} (task {task['status']}: {task.get('error')})"
+    figures = {"kind": kind, "how": how, "status": status, "store_s": round(stored, 3),
+               "wait_returned_s": round(ends["at"] - started, 3)}
+    if process is not None:
+        output = process.communicate(timeout=60)[0].decode(errors="replace").strip()
+        if process.returncode:
+            raise RuntimeError(f"dataflow cancel exited {process.returncode}: {output}")
+        requested_at, handled_at = request_times(project, handle.run_id)
+        figures.update(request_stored_s=round(requested_at - wall_started, 3),
+                       request_picked_up_s=round((handled_at or wall_started) - wall_started, 3))
+    else:
+        figures["cancel_call_s"] = round(requested, 3)
+    print(f"  {kind:11} {how:10} -> store says {status} after {stored:6.3f} s\n    "
+          + "  ".join(f"{k} {v}" for k, v in figures.items() if k.endswith("_s")
+                      and k != "store_s"), flush=True)
+    return figures
+
+
+def report(results: list[dict], busy: list[float]) -> dict:
+    summary = {"benchmark": "cancel_latency", "grace_s": GRACE, "targets_s": TARGETS,
+               "machine_busy_pct": [round(value, 1) for value in busy]}
+    for kind in PLUGINS:
+        for how in ("in-process", "cli"):
+            mine = [r for r in results if r["kind"] == kind and r["how"] == how]
+            medians = {key: round(statistics.median(r[key] for r in mine), 3)
+                       for key in mine[0] if key.endswith("_s")}
+            verdict = "met" if medians["store_s"] < TARGETS[kind] else "MISSED"
+            print(f"{kind:11} {how:10} median {medians['store_s']:.3f} s to `cancelled` "
+                  f"(target < {TARGETS[kind]:g} s: {verdict}); " + ", ".join(
+                      f"{k} {v}" for k, v in medians.items() if k != "store_s"))
+            summary[f"{kind}_{how}"] = {**medians, "all_store_s": [r["store_s"] for r in mine],
+                                        "statuses": sorted({r["status"] for r in mine})}
+    return summary
+
+
+def benchmark(args, workdir: Path) -> dict:
+    with ExitStack() as stack:
+        uri, server = start_store(workdir)
+        if server is not None:
+            stack.callback(server.wait, 20)
+            stack.callback(server.terminate)
+        database = f"bench_{uuid.uuid4().hex[:10]}"
+        os.environ.update(DATAFLOW_MONGO_URI=uri, DATAFLOW_MONGO_DB=database)
+        if server is None:      # a throwaway database in someone else's MongoDB: dropped last
+            stack.callback(pymongo.MongoClient(uri).drop_database, database)
+        project = Project(write_project(workdir / "project"))
+        stack.callback(project.close)
+        engine = stack.enter_context(Engine(project))
+        engine.plan("cooperative")  # load the plugins, then start the cluster, as `dataflow
+        engine.client               # run` does, before timing anything
+        results, busy = [], []
+        for index in range(args.reps):
+            busy.append(psutil.cpu_percent(interval=1.0))
+            print(f"rep {index + 1}: machine CPU {busy[-1]:.0f}% busy over the 1 s before")
+            order = ("in-process", "cli") if index % 2 == 0 else ("cli", "in-process")
+            for kind in PLUGINS:
+                for how in order:
+                    results.append(one_cancel(engine, kind, how))
+        return report(results, busy)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=3, help="cancels of each kind and way")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="dataflow-cancel-bench-"))
+    try:
+        summary = benchmark(args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
