@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import traceback
 import traceback as tb
 
 from jsonschema import ValidationError, validate
@@ -73,6 +74,8 @@ def _attempt(env, task, inputs: dict) -> tuple[Outcome, BaseException | None]:
                                  output=_call(env, task, inputs)), None
     except BaseException as caught:       # a plugin's failure is data, not a crash
         outcome, error = _failure(env, task, caught), caught
+        # the traceback's frames would keep the plugin's locals (job futures) alive
+        traceback.clear_frames(caught.__traceback__)
     outcome.extra["attempt_window"] = (started, time.time())
     return outcome, error
 

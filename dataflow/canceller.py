@@ -12,7 +12,7 @@ import threading
 import time
 
 from dataflow.cancellation import CANCELLED, hard_stop, request_cancel, running_here
-from dataflow.outcome import FINAL_TASK_STATUSES, PENDING
+from dataflow.outcome import PENDING, RUNNING
 
 RESTART_AFTER = 2.0      # seconds after the hard stop before the worker is restarted
 
@@ -29,18 +29,23 @@ class Canceller:
             tracker.cancel_requested = True
         request_cancel(handle.run_id, plugin, reason)     # tasks run in this process too
         client.run(request_cancel, handle.run_id, plugin, reason)
-        if plugin is None:
-            for task_id, future in handle.futures.items():
-                if tracker.tasks[task_id]["status"] == PENDING:
+        for task_id, future in handle.futures.items():
+            state = tracker.tasks[task_id]
+            if state["status"] == PENDING and plugin in (None, state["plugin"]):
+                if plugin is None:
                     future.cancel()
+                # it will never start: say so now rather than when its hook comes
+                tracker.handle({"kind": "task_finished", "run_id": handle.run_id,
+                                "task_id": task_id, "hook": state["hook"],
+                                "plugin": state["plugin"], "status": reason,
+                                "error": f"{reason} before it started"})
         timer = threading.Timer(self.grace, self._escalate, (handle, plugin))
         timer.daemon = True
         timer.start()
 
     def _still_running(self, handle, plugin: str | None) -> list[str]:
         return [tid for tid, task in handle.tracker.tasks.items()
-                if task["status"] not in FINAL_TASK_STATUSES
-                and plugin in (None, task["plugin"])]
+                if task["status"] == RUNNING and plugin in (None, task["plugin"])]
 
     def _escalate(self, handle, plugin: str | None) -> None:
         if not self._still_running(handle, plugin):
@@ -58,8 +63,11 @@ class Canceller:
     def _restart_workers(self, handle, task_ids: list[str]) -> None:
         """Last resort for a plugin stuck in C code: its worker process is replaced."""
         client = self._client()
-        holders = client.run(running_here, handle.run_id, None)
-        addresses = [address for address, count in holders.items() if count]
+        addresses = set()
+        for task_id in task_ids:      # only the workers running the stuck plugins
+            plugin = handle.tracker.tasks[task_id]["plugin"]
+            holders = client.run(running_here, handle.run_id, plugin)
+            addresses.update(address for address, count in holders.items() if count)
         client.cancel([handle.futures[task_id] for task_id in task_ids], force=True)
         if addresses:
-            client.restart_workers(addresses, raise_for_error=False)
+            client.restart_workers(sorted(addresses), raise_for_error=False)

@@ -103,6 +103,7 @@ class CpuGovernor:
             self.duty = min(1.0, max(MIN_DUTY, allowed / self.demand))
 
     def _loop(self) -> None:
+        psutil.cpu_percent(None)     # psutil measures per calling thread: prime this one
         try:
             while not self._stop.is_set():
                 self._refresh_workers()

@@ -8,17 +8,22 @@ in the plugin's progress (jobs done / total), sent to the orchestrator.
 """
 from __future__ import annotations
 
+import functools
+import os
+import sys
 import threading
 import time
 import uuid
 from contextlib import contextmanager
 
+import cloudpickle
 from distributed import as_completed, get_client, rejoin, secede
 from distributed.worker import thread_state
 
 from dataflow.cancellation import cancel_reason, register_jobs
 from dataflow.errors import DataflowError
 from dataflow.events import current_worker, emit
+from dataflow.plugin_loader import plugin_dirs
 
 PRIORITY_VALUES = {"low": -10, "normal": 0, "high": 10, "critical": 20}
 PROGRESS_INTERVAL = 0.25     # seconds between progress reports while jobs are outstanding
@@ -26,6 +31,40 @@ PROGRESS_INTERVAL = 0.25     # seconds between progress reports while jobs are o
 
 class JobsCancelled(DataflowError):
     """The plugin's run was cancelled: no more jobs are accepted."""
+
+
+@functools.lru_cache(maxsize=256)
+def _function_from(blob: bytes):
+    return cloudpickle.loads(blob)
+
+
+class ShippedFunction:
+    """A plugin's function sent by value, so workers run exactly the code submitted.
+
+    By module reference a worker would run whatever version of the plugin it imported
+    first: stale after an edit, or another project's plugin of the same folder name.
+    (Dask pickles a whole graph with plain pickle, so cloudpickle's by-value registry
+    does not reach functions inside it.)
+    """
+
+    def __init__(self, blob: bytes, name: str):
+        self.blob, self.__name__ = blob, name
+
+    def __reduce__(self):
+        return (ShippedFunction, (self.blob, self.__name__))
+
+    def __call__(self, *args, **kwargs):
+        return _function_from(self.blob)(*args, **kwargs)
+
+
+def shipped(fn):
+    """`fn` wrapped as a ShippedFunction when it is defined in plugin code, else as is."""
+    module = sys.modules.get(getattr(fn, "__module__", None) or "")
+    path = getattr(module, "__file__", None) or ""
+    if not any(path.startswith(folder + os.sep) for folder in plugin_dirs):
+        return fn
+    cloudpickle.register_pickle_by_value(module)
+    return ShippedFunction(cloudpickle.dumps(fn), getattr(fn, "__name__", "job"))
 
 
 def priority_value(priority) -> int:
@@ -81,7 +120,7 @@ class JobScheduler:
     def submit(self, fn, *args, priority=None, name: str | None = None, **kwargs):
         """Run fn(*args, **kwargs) as one job; returns its future."""
         self._check_open()
-        future = get_client().submit(fn, *args, key=self._key(name, fn),
+        future = get_client().submit(shipped(fn), *args, key=self._key(name, fn),
                                      priority=self._priority(priority), pure=False, **kwargs)
         self._track([future])
         return future
@@ -94,7 +133,7 @@ class JobScheduler:
         if not count:
             return []
         keys = [self._key(name, fn) for _ in range(count)]
-        futures = get_client().map(fn, *[c[:count] for c in columns], key=keys,
+        futures = get_client().map(shipped(fn), *[c[:count] for c in columns], key=keys,
                                    priority=self._priority(priority), pure=False, **kwargs)
         self._track(futures)
         return futures
@@ -140,13 +179,13 @@ class JobScheduler:
         """Send jobs done/total to the orchestrator (only when it changed)."""
         if done is None:
             done, total = self._count_done()
-        with self._lock:
-            if (done, total) == self._reported:
+        with self._lock:       # held while sending, so reports leave in the order counted
+            if (done, total) == self._reported or done < self._reported[0]:
                 return
             self._reported = (done, total)
-        emit({"kind": "progress", "run_id": self._env.run_id, "plugin": self._plugin,
-              "task_id": f"{self._hook}.{self._plugin}", "done": done, "total": total},
-             worker=self._worker)
+            emit({"kind": "progress", "run_id": self._env.run_id, "plugin": self._plugin,
+                  "task_id": f"{self._hook}.{self._plugin}", "done": done, "total": total},
+                 worker=self._worker)
 
     def close(self) -> None:
         """The plugin returned: send the final count and let go of its futures."""

@@ -13,15 +13,18 @@ import psutil
 INTERVAL = 1.0
 
 
+def _is_job(key) -> bool:
+    return isinstance(key, str) and key.startswith("job:")
+
+
 def _job_counts(dask_scheduler=None) -> dict:
-    queued = running = 0
-    for key, state in dask_scheduler.tasks.items():
-        if isinstance(key, str) and key.startswith("job:"):
-            if state.state == "processing":
-                running += 1
-            elif state.state in ("queued", "waiting", "no-worker", "released"):
-                queued += 1
-    return {"jobs_queued": queued, "jobs_running": running}
+    """Jobs executing on a worker thread, and jobs waiting (on the scheduler or a worker)."""
+    running = sum(_is_job(ts.key) for ws in dask_scheduler.workers.values()
+                  for ts in ws.executing)
+    waiting = sum(_is_job(key) and state.state in
+                  ("processing", "queued", "waiting", "no-worker", "released")
+                  for key, state in dask_scheduler.tasks.items())
+    return {"jobs_queued": waiting - running, "jobs_running": running}
 
 
 class ResourceMonitor:
@@ -52,6 +55,7 @@ class ResourceMonitor:
         return snapshot
 
     def _loop(self) -> None:
+        psutil.cpu_percent(None)     # psutil measures per calling thread: prime this one
         while not self._stop.wait(self.interval):
             snapshot = self.sample()
             with self._lock:
