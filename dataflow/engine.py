@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from distributed import wait
 from distributed.client import FuturesCancelledError
 
-from dataflow.cancellation import clear
 from dataflow.canceller import Canceller
 from dataflow.cluster import dashboard_link, start_client
 from dataflow.errors import PluginError
@@ -121,9 +120,8 @@ class Engine:
         self.active_runs.pop(handle.run_id, None)
         if tracker.log_file is not None:
             tracker.log_file.close()
-        if tracker.cancel_requested or tracker.cancelled_plugins:
-            clear(handle.run_id)
-            self.client.run(clear, handle.run_id)
+        # Cancel flags stay set on the workers: a cancelled task Dask had already handed
+        # to a worker may still reach its thread later, and must then not run.
         return RunResult(handle.run_id, handle.plan.pipeline, status, duration,
                          dict(tracker.tasks), tracker.first_error(), handle.futures)
 

@@ -100,7 +100,7 @@ class RunTracker:
     def _log(self, event: dict) -> None:
         self._log_seq += 1
         record = {k: event[k] for k in ("pipeline", "hook", "plugin", "level", "message", "fields")}
-        self.recorder.record("logs", f"{self.run_id}:{self._log_seq:07d}",
+        self.recorder.append("logs", f"{self.run_id}:{self._log_seq:07d}",
                              {**record, "run_id": self.run_id, "seq": self._log_seq,
                               "time": datetime.fromisoformat(event["time"])})
         if self.log_file is not None:

@@ -234,7 +234,7 @@ def test_a_killed_orchestrator_leaves_an_interrupted_run_that_resumes(held, cli)
     out, run_id, project = held["out"], held["run_id"], held["project"]
     held["run"].send_signal(signal.SIGKILL)
     held["run"].wait(30)
-    wait_until(lambda: not psutil.pid_exists(held["pid"]), 30,
+    wait_until(lambda: not psutil.pid_exists(held["pid"]), 90,
                message="the orphaned worker to exit with its orchestrator")
     listed = json.loads(cli("runs", "--json", project=project).stdout)
     assert [(r["_id"], r["status"]) for r in listed] == [(run_id, "interrupted")]

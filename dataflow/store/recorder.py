@@ -13,23 +13,29 @@ import queue
 import threading
 import time
 
-from pymongo import UpdateOne, WriteConcern
-from pymongo.errors import PyMongoError
+from pymongo import InsertOne, UpdateOne, WriteConcern
+from pymongo.errors import BulkWriteError, PyMongoError
 
 log = logging.getLogger("dataflow.recorder")
 MAX_BATCH = 5_000
 LINGER = 0.05          # seconds to gather more records before a write
 JOURNALED = WriteConcern(j=True)   # a run's state survives the store being killed right after
+APPEND = object()       # marks a record as an insert of a new document
+DUPLICATE_KEY = 11000
 
 
 def merge_updates(batch: list) -> dict[str, list]:
-    """{collection: [UpdateOne]}, one per document, later fields winning, order kept."""
+    """{collection: [InsertOne | UpdateOne]}: appends as inserts; updates merged per
+    document, later fields winning, order kept."""
     merged: dict[tuple, dict] = {}
+    operations: dict[str, list] = {}
     for collection, doc_id, fields, insert_only in batch:
+        if insert_only is APPEND:
+            operations.setdefault(collection, []).append(InsertOne({"_id": doc_id, **fields}))
+            continue
         entry = merged.setdefault((collection, doc_id), {"set": {}, "insert": {}})
         entry["set"].update(fields)
         entry["insert"].update(insert_only or {})
-    operations: dict[str, list] = {}
     for (collection, doc_id), entry in merged.items():
         update = {"$set": entry["set"]}
         insert_only = {k: v for k, v in entry["insert"].items() if k not in entry["set"]}
@@ -58,6 +64,12 @@ class Recorder:
             self._pending += 1
         self._queue.put((collection, doc_id, fields, insert_only))
 
+    def append(self, collection: str, doc_id, document: dict) -> None:
+        """Insert a new document that is never updated (log records): cheaper than upserts."""
+        with self._done:
+            self._pending += 1
+        self._queue.put((collection, doc_id, document, APPEND))
+
     def _drain(self) -> list:
         batch = [self._queue.get()]
         deadline = time.monotonic() + self.linger
@@ -76,9 +88,16 @@ class Recorder:
         delay = 0.1
         while True:
             try:
+                ordered = not all(isinstance(op, InsertOne) for op in operations)
                 self.db[collection].with_options(write_concern=JOURNALED).bulk_write(
-                    operations, ordered=True)
+                    operations, ordered=ordered)
                 return
+            except BulkWriteError as error:
+                if all(e.get("code") == DUPLICATE_KEY for e in error.details["writeErrors"]):
+                    return     # a retried insert that had been stored already
+                log.warning("history write to %s failed (%s); retrying", collection, error)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
             except PyMongoError as error:
                 log.warning("history write to %s failed (%s); retrying in %.1fs",
                             collection, error, delay)

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from pymongo import ASCENDING, DESCENDING
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 META_ID = "schema"
 
 INDEXES = {
@@ -30,7 +30,16 @@ def _migrate_to_1(db) -> None:
             db[collection].create_index(keys)
 
 
-MIGRATIONS = {1: _migrate_to_1}
+def _migrate_to_2(db) -> None:
+    """Index runs by (status, started) and (pipeline, status, started); drop logs.time."""
+    db["runs"].create_index([("status", ASCENDING), ("started", DESCENDING)])
+    db["runs"].create_index([("pipeline", ASCENDING), ("status", ASCENDING),
+                             ("started", DESCENDING)])
+    if "time_-1" in db["logs"].index_information():   # unused; it slowed every log write
+        db["logs"].drop_index("time_-1")
+
+
+MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2}
 
 
 def schema_status(db) -> dict:
