@@ -18,13 +18,14 @@ def _is_job(key) -> bool:
 
 
 def _job_counts(dask_scheduler=None) -> dict:
-    """Jobs executing on a worker thread, and jobs waiting (on the scheduler or a worker)."""
-    running = sum(_is_job(ts.key) for ws in dask_scheduler.workers.values()
-                  for ts in ws.executing)
-    waiting = sum(_is_job(key) and state.state in
-                  ("processing", "queued", "waiting", "no-worker", "released")
-                  for key, state in dask_scheduler.tasks.items())
-    return {"jobs_queued": waiting - running, "jobs_running": running}
+    """Jobs running (at most one a worker thread) and jobs waiting for a thread."""
+    states = [state.state for key, state in dask_scheduler.tasks.items() if _is_job(key)]
+    processing = states.count("processing")
+    threads = sum(ws.nthreads for ws in dask_scheduler.workers.values())
+    running = min(processing, threads)
+    waiting = processing - running + sum(
+        state in ("queued", "waiting", "no-worker") for state in states)
+    return {"jobs_queued": waiting, "jobs_running": running}
 
 
 class ResourceMonitor:

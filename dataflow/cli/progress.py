@@ -11,6 +11,9 @@ from rich.table import Table
 from dataflow.cli.common import console, seconds, styled
 
 
+PROGRESS_LINE_EVERY = 1.0     # seconds between job-progress lines when not on a terminal
+
+
 class ProgressView:
     """Follows task events; a live table on a terminal, one line per change otherwise."""
 
@@ -53,8 +56,7 @@ class ProgressView:
         if task_id not in self.rows:
             return
         if kind == "progress":
-            with self._lock:
-                self.rows[task_id]["jobs"] = f"{event['done']}/{event['total']}"
+            self._progress(task_id, event)
             return
         if kind not in ("task_started", "task_finished"):
             return
@@ -72,6 +74,20 @@ class ProgressView:
             self._live.update(self.table())
         elif not self.live_mode:
             self._line(row, event)
+
+    def _progress(self, task_id: str, event: dict) -> None:
+        """Jobs done/total: in the table, or a line at most every PROGRESS_LINE_EVERY s."""
+        with self._lock:
+            row = self.rows[task_id]
+            row["jobs"] = f"{event['done']}/{event['total']}"
+            now = time.monotonic()
+            due = not self.live_mode and now - row.get("printed", 0.0) >= PROGRESS_LINE_EVERY
+            if due:
+                row["printed"] = now
+        if due and event["done"] < event["total"]:
+            caption = self._caption()
+            console.print(f"{row['hook']:<22} {row['plugin']:<22} jobs {row['jobs']}"
+                          + (f"  ({caption})" if caption else ""), soft_wrap=True)
 
     def _echo(self, record: dict) -> None:
         """A plugin's log record, above the live table (or between the progress lines)."""
