@@ -13,24 +13,16 @@ throwaway database in it), else starts a SecantusDB server in a temp folder.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-import psutil
-import pymongo
-
+import harness
 from dataflow import Engine, Project
 
 GRACE = 1.0
@@ -53,56 +45,10 @@ PLUGINS = {"cooperative": {"condition": "not context.cancelled()", "pause": 0.02
            "ignoring": {"condition": "True", "pause": 0.05}}
 
 
-def _pings(uri: str) -> bool:
-    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=300)
-    try:
-        return bool(client.admin.command("ping"))
-    except pymongo.errors.PyMongoError:
-        return False
-    finally:
-        client.close()
-
-
-def start_store(workdir: Path):
-    """(uri, server process or None): DATAFLOW_MONGO_URI, else a SecantusDB of our own."""
-    if os.environ.get("DATAFLOW_MONGO_URI"):
-        return os.environ["DATAFLOW_MONGO_URI"], None
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with open(workdir / "secantus.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-             "--storage-path", str(workdir / "db")], stdout=log, stderr=subprocess.STDOUT)
-    uri, deadline = f"mongodb://127.0.0.1:{port}/?directConnection=true", time.monotonic() + 30
-    while process.poll() is None and time.monotonic() < deadline:
-        if _pings(uri):
-            return uri, process
-        time.sleep(0.05)
-    process.terminate()
-    raise RuntimeError(f"SecantusDB did not answer; see {workdir / 'secantus.log'}")
-
-
 def write_project(root: Path) -> Path:
-    (root / "config").mkdir(parents=True)
-    (root / "config" / "pipelines.yaml").write_text("pipelines:\n" + "".join(
-        f"  {kind}:\n    hooks: [work]\n" for kind in PLUGINS))
-    (root / "config" / "system.yaml").write_text(
-        f"cluster:\n  cancel_grace_seconds: {GRACE}\n  dashboard_address: \"127.0.0.1:0\"\n")
-    for kind, parts in PLUGINS.items():
-        (root / "plugins" / kind).mkdir(parents=True)
-        (root / "plugins" / kind / "__init__.py").write_text(PLUGIN_CODE.format(kind=kind, **parts))
-    return root
-
-
-def poll(condition, timeout: float, what: str, interval: float = 0.01):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+    system = f"cluster:\n  cancel_grace_seconds: {GRACE}\n  dashboard_address: \"127.0.0.1:0\"\n"
+    return harness.write_project(root, {kind: ["work"] for kind in PLUGINS}, {
+        kind: PLUGIN_CODE.format(kind=kind, **parts) for kind, parts in PLUGINS.items()}, system)
 
 
 def start_looping(engine: Engine, kind: str):
@@ -138,6 +84,11 @@ def request_times(project: Project, run_id: str) -> tuple[float | None, float | 
     return request["requested"].timestamp(), request.get("handled")
 
 
+def stored_status(runs, run_id: str) -> str | None:
+    """The status the store has for the run (None before its document is written)."""
+    return (runs.find_one({"_id": run_id}, {"status": 1}) or {}).get("status")
+
+
 def one_cancel(engine: Engine, kind: str, how: str) -> dict:
     project = engine.project
     handle, waiter, ends = start_looping(engine, kind)
@@ -147,10 +98,10 @@ def one_cancel(engine: Engine, kind: str, how: str) -> dict:
     if process is None:
         engine.cancel(handle.run_id)
     requested = time.perf_counter() - started
-    poll(lambda: (runs.find_one({"_id": handle.run_id}, {"status": 1}) or {}).get("status")
-         not in (None, "running"), 60, f"run {handle.run_id} to end")
+    harness.poll(lambda: stored_status(runs, handle.run_id) not in (None, "running"), 60,
+                 f"run {handle.run_id} to end", interval=0.01)
     stored = time.perf_counter() - started
-    status = runs.find_one({"_id": handle.run_id}, {"status": 1})["status"]
+    status = stored_status(runs, handle.run_id)
     waiter.join(30)
     task = next(iter(ends["result"].tasks.values()))
     status = f"{status} (task {task['status']}: {task.get('error')})"
@@ -190,41 +141,27 @@ def report(results: list[dict], busy: list[float]) -> dict:
 
 def benchmark(args, workdir: Path) -> dict:
     with ExitStack() as stack:
-        uri, server = start_store(workdir)
-        if server is not None:
-            stack.callback(server.wait, 20)
-            stack.callback(server.terminate)
-        database = f"bench_{uuid.uuid4().hex[:10]}"
-        os.environ.update(DATAFLOW_MONGO_URI=uri, DATAFLOW_MONGO_DB=database)
-        if server is None:      # a throwaway database in someone else's MongoDB: dropped last
-            stack.callback(pymongo.MongoClient(uri).drop_database, database)
-        project = Project(write_project(workdir / "project"))
-        stack.callback(project.close)
+        harness.open_store(stack, workdir)
+        project = harness.open_project(stack, write_project(workdir / "project"))
         engine = stack.enter_context(Engine(project))
-        engine.plan("cooperative")  # load the plugins, then start the cluster, as `dataflow
-        engine.client               # run` does, before timing anything
+        harness.warm_up(engine, "cooperative")      # before timing anything
         results, busy = [], []
         for index in range(args.reps):
-            busy.append(psutil.cpu_percent(interval=1.0))
+            busy.append(harness.busy_pct())
             print(f"rep {index + 1}: machine CPU {busy[-1]:.0f}% busy over the 1 s before")
-            order = ("in-process", "cli") if index % 2 == 0 else ("cli", "in-process")
             for kind in PLUGINS:
-                for how in order:
+                for how in harness.in_turn(index, ("in-process", "cli")):
                     results.append(one_cancel(engine, kind, how))
         return report(results, busy)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_options(parser) -> None:
     parser.add_argument("--reps", type=int, default=3, help="cancels of each kind and way")
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="dataflow-cancel-bench-"))
-    try:
-        summary = benchmark(args, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(json.dumps(summary))
-    return 0
+
+
+def main() -> int:
+    return harness.run_benchmark(__doc__, add_options, benchmark, "dataflow-cancel-bench-",
+                                 print_summary=True)
 
 
 if __name__ == "__main__":

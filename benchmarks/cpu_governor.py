@@ -11,26 +11,17 @@ Best = jobs x job_seconds / (cores x cpu_target); targets: wall <= 1.3 x best, C
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import psutil
-import pymongo
-from distributed import Client, LocalCluster
 
-from dataflow import Engine, Project
+import harness
+from dataflow import Engine
 
 PLUGIN, PIPELINE, CPU_TARGET, WALL_TARGET = "spinner", "bench", 0.8, 1.3
 QUIET_PCT, QUIET_OTHERS_PCT = 20.0, 10.0    # a quiet machine; a run with little other load
@@ -57,28 +48,6 @@ def run(context, config):
 '''
 
 
-def start_store(workdir: Path):
-    """(uri, server process or None): DATAFLOW_MONGO_URI, else a SecantusDB of our own."""
-    if os.environ.get("DATAFLOW_MONGO_URI"):
-        return os.environ["DATAFLOW_MONGO_URI"], None
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with open(workdir / "secantus.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-             "--storage-path", str(workdir / "db")], stdout=log, stderr=subprocess.STDOUT)
-    uri, deadline = f"mongodb://127.0.0.1:{port}/?directConnection=true", time.monotonic() + 30
-    with pymongo.MongoClient(uri, serverSelectionTimeoutMS=300) as client:
-        while process.poll() is None and time.monotonic() < deadline:
-            with suppress(pymongo.errors.PyMongoError):
-                client.admin.command("ping")
-                return uri, process
-            time.sleep(0.05)
-    process.terminate()
-    raise RuntimeError(f"SecantusDB did not answer; see {workdir / 'secantus.log'}")
-
-
 def calibrate(seconds: float) -> int:
     """Loop turns of the plugin's spin() that take `seconds` of CPU time in this process."""
     turns, spent = 100_000, 0.0
@@ -91,16 +60,11 @@ def calibrate(seconds: float) -> int:
 
 
 def write_project(root: Path, jobs: int, loops: int) -> Path:
-    (root / "config").mkdir(parents=True)
-    (root / "config" / "pipelines.yaml").write_text(
-        f"pipelines:\n  {PIPELINE}:\n    hooks: [spin]\n")
-    (root / "config" / "system.yaml").write_text(
-        f"cluster:\n  cpu_target: {CPU_TARGET}\n  dashboard_address: \"127.0.0.1:0\"\n"
-        "logging:\n  level: INFO\n")
-    (root / "plugins" / PLUGIN).mkdir(parents=True)
-    (root / "plugins" / PLUGIN / "__init__.py").write_text(
-        PLUGIN_CODE.format(plugin=PLUGIN, pipeline=PIPELINE, jobs=jobs, loops=loops))
-    return root
+    system = (f"cluster:\n  cpu_target: {CPU_TARGET}\n  dashboard_address: \"127.0.0.1:0\"\n"
+              + harness.DEFAULT_SYSTEM_YAML)
+    return harness.write_project(root, {PIPELINE: ["spin"]}, {
+        PLUGIN: PLUGIN_CODE.format(plugin=PLUGIN, pipeline=PIPELINE, jobs=jobs, loops=loops)},
+        system)
 
 
 def sample_cpu(samples: list, stop: threading.Event, governor) -> None:
@@ -127,7 +91,7 @@ def busy_before(settle: float) -> float:
     """Machine CPU % over 1 s; waits (up to `settle` s) for it to drop under QUIET_PCT."""
     deadline = time.monotonic() + settle
     while True:
-        busy = psutil.cpu_percent(interval=1.0)
+        busy = harness.busy_pct()
         if busy < QUIET_PCT or time.monotonic() >= deadline:
             return busy
 
@@ -142,13 +106,12 @@ def one_run(engine: Engine, kind: str, args, best: float) -> dict:
     finally:
         stop.set()
     run_wall, own = time.time() - run_started, own_cpu_seconds() - own_before
-    if result.status != "completed":
-        raise RuntimeError(f"run {result.run_id} ended {result.status}: {result.error}")
+    harness.require_completed(result)
     times = result.output(PLUGIN)
     window = (times["started"], times["finished"])
     wall, cpu = window[1] - window[0], mean_between(samples, *window)
     whole = mean_between(samples, run_started, run_started + run_wall)
-    own_pct = 100 * own / (run_wall * psutil.cpu_count())
+    own_pct = 100 * own / (run_wall * harness.cores())
     others, duty = round(max(0.0, whole - own_pct), 1), mean_between(samples, *window, 2)
     shared = best * CPU_TARGET / max(CPU_TARGET - others / 100, 0.05)
     job_cpu = times["job_cpu"] / args.jobs
@@ -165,7 +128,7 @@ def one_run(engine: Engine, kind: str, args, best: float) -> dict:
 
 
 def report(runs: list[dict], best: float, loops: int) -> dict:
-    summary = {"benchmark": "cpu_governor", "cores": psutil.cpu_count(), "cpu_target": CPU_TARGET,
+    summary = {"benchmark": "cpu_governor", "cores": harness.cores(), "cpu_target": CPU_TARGET,
                "best_s": round(best, 3), "loops_per_job": loops, "runs": runs}
     for kind in ("governed", "ungoverned"):
         for subset in ("all", "quiet"):
@@ -186,47 +149,34 @@ def report(runs: list[dict], best: float, loops: int) -> dict:
 
 def start_engines(stack: ExitStack, project_dir: Path) -> dict:
     """The governed Engine (owns its cluster) and an ungoverned one on a LocalCluster."""
-    governed, plain = Project(project_dir), Project(project_dir)
-    stack.callback(plain.close)
-    stack.callback(governed.close)
-    cluster = stack.enter_context(LocalCluster(n_workers=2, threads_per_worker=1,
-                                               processes=True, dashboard_address=":0"))
-    client = stack.enter_context(Client(cluster))
+    plain = harness.open_project(stack, project_dir)
+    governed = harness.open_project(stack, project_dir)
+    client = harness.local_cluster(stack)
     engines = {"governed": stack.enter_context(Engine(governed)),
                "ungoverned": stack.enter_context(Engine(plain, client=client, govern=False))}
-    for engine in engines.values():
-        engine.plan(PIPELINE)   # load the plugins first, as `dataflow run` does (see report)
-        engine.client           # then start the governed cluster (and its governor)
+    for engine in engines.values():     # starts the governed cluster (and its governor)
+        harness.warm_up(engine, PIPELINE)
     return engines
 
 
 def benchmark(args, workdir: Path) -> dict:
     with ExitStack() as stack:
-        uri, server = start_store(workdir)
-        if server is not None:
-            stack.callback(server.wait, 20)
-            stack.callback(server.terminate)
-        database = f"bench_{uuid.uuid4().hex[:10]}"
-        os.environ.update(DATAFLOW_MONGO_URI=uri, DATAFLOW_MONGO_DB=database)
-        if server is None:      # a throwaway database in someone else's MongoDB: dropped last
-            stack.callback(pymongo.MongoClient(uri).drop_database, database)
+        harness.open_store(stack, workdir)
         loops = calibrate(args.job_seconds)
-        best = args.jobs * args.job_seconds / (psutil.cpu_count() * CPU_TARGET)
+        best = args.jobs * args.job_seconds / (harness.cores() * CPU_TARGET)
         engines = start_engines(stack, write_project(workdir / "project", args.jobs, loops))
-        print(f"{psutil.cpu_count()} cores; {args.jobs} jobs x {args.job_seconds} s "
+        print(f"{harness.cores()} cores; {args.jobs} jobs x {args.job_seconds} s "
               f"({loops} loop turns); physical best at {CPU_TARGET:.0%}: {best:.2f} s")
         runs = []
         for index in range(args.warmup + args.reps):
-            order = ["governed", "ungoverned"] if index % 2 == 0 else ["ungoverned", "governed"]
-            for kind in order:
+            for kind in harness.in_turn(index, ["governed", "ungoverned"]):
                 figures = one_run(engines[kind], kind, args, best)
                 if index >= args.warmup:
                     runs.append(figures)
         return report(runs, best, loops)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_options(parser) -> None:
     parser.add_argument("--reps", type=int, default=3, help="timed runs of each kind")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs of each kind first")
     parser.add_argument("--jobs", type=int, default=16)
@@ -234,14 +184,11 @@ def main() -> int:
                         help="CPU seconds of spinning per job (calibrated here)")
     parser.add_argument("--settle", type=float, default=30.0,
                         help=f"before each run wait up to this many s for CPU < {QUIET_PCT:g}%%")
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="dataflow-cpu-bench-"))
-    try:
-        summary = benchmark(args, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(json.dumps(summary))
-    return 0
+
+
+def main() -> int:
+    return harness.run_benchmark(__doc__, add_options, benchmark, "dataflow-cpu-bench-",
+                                 print_summary=True)
 
 
 if __name__ == "__main__":

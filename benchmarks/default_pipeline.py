@@ -9,17 +9,16 @@ alone is the `duration` dataflow recorded for the run (`dataflow runs --json --l
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+import harness
 from dataflow.store.embedded import stop_embedded_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,21 +86,23 @@ def report(figures: dict) -> None:
               f"(first run {figures['first_run_tasks_s'][task]:.2f} s)")
     print(f"median of {figures['runs']}: whole process {figures['wall_median_s']:.2f} s, "
           f"run alone {figures['run_median_s']:.2f} s")
-    print(json.dumps(figures))
+    harness.print_json(figures)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="timed runs after the first")
-    args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="dataflow-default-"))
+def benchmark(args, root: Path) -> None:
     project = copy_project(root / "project")
     try:
         report(measure(project, args.runs))
     finally:
         stop_embedded_server(project / ".dataflow")
-        shutil.rmtree(root, ignore_errors=True)
-    return 0
+
+
+def add_options(parser) -> None:
+    parser.add_argument("--runs", type=int, default=3, help="timed runs after the first")
+
+
+def main() -> int:
+    return harness.run_benchmark(__doc__, add_options, benchmark, "dataflow-default-")
 
 
 if __name__ == "__main__":

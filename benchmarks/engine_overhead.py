@@ -11,24 +11,15 @@ dropped at the end), else a SecantusDB server of its own in a temp folder.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
-import os
-import shutil
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import textwrap
 import time
-import uuid
 from pathlib import Path
 
-import pymongo
-from distributed import Client, LocalCluster, wait
+from distributed import Client, wait
 
+import harness
 from dataflow import Engine, Project
 
 HOOKS, PLUGINS_PER_HOOK, PIPELINE = ("h1", "h2", "h3"), 4, "bench"
@@ -45,61 +36,13 @@ def run(context, config):
 '''
 
 
-def poll(condition, timeout: float, what: str, interval: float = 0.05):
-    """Call `condition` until it returns something truthy; fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-
-
-def _pings(uri: str) -> bool:
-    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=300)
-    try:
-        return bool(client.admin.command("ping"))
-    except pymongo.errors.PyMongoError:
-        return False
-    finally:
-        client.close()
-
-
-def start_store(workdir: Path):
-    """(uri, server process or None): DATAFLOW_MONGO_URI, else a SecantusDB of our own."""
-    if os.environ.get("DATAFLOW_MONGO_URI"):
-        return os.environ["DATAFLOW_MONGO_URI"], None
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = open(workdir / "secantus.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-         "--storage-path", str(workdir / "db")], stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-    poll(lambda: process.poll() is not None or _pings(uri), 30, "SecantusDB to answer ping")
-    if process.poll() is not None:
-        raise RuntimeError(f"SecantusDB exited; see {workdir / 'secantus.log'}")
-    return uri, process
-
-
 def write_project(root: Path) -> Path:
     """A project whose pipeline `bench` has 3 hooks of 4 no-op plugins each."""
-    (root / "config").mkdir(parents=True)
-    hooks = ", ".join(f'"{hook}"' for hook in HOOKS)
-    (root / "config" / "pipelines.yaml").write_text(
-        f"pipelines:\n  {PIPELINE}:\n    hooks: [{hooks}]\n")
-    (root / "config" / "system.yaml").write_text("logging:\n  level: INFO\n")
-    for hook in HOOKS:
-        for number in range(1, PLUGINS_PER_HOOK + 1):
-            name = f"{hook}_p{number}"
-            folder = root / "plugins" / name
-            folder.mkdir(parents=True)
-            (folder / "__init__.py").write_text(textwrap.dedent(
-                PLUGIN_CODE.format(name=name, hook=hook, pipeline=PIPELINE)))
-    return root
+    names = {f"{hook}_p{number}": hook for hook in HOOKS
+             for number in range(1, PLUGINS_PER_HOOK + 1)}
+    return harness.write_project(root, {PIPELINE: HOOKS}, {
+        name: textwrap.dedent(PLUGIN_CODE.format(name=name, hook=hook, pipeline=PIPELINE))
+        for name, hook in names.items()})
 
 
 def noop(*upstream):
@@ -119,30 +62,24 @@ def raw_run(client: Client) -> None:
 
 
 def dataflow_run(engine: Engine) -> None:
-    result = engine.run(PIPELINE)
-    if result.status != "completed":
-        raise RuntimeError(f"run {result.run_id} ended {result.status}: {result.error}")
+    harness.require_completed(engine.run(PIPELINE))
 
 
-def drained(recorder) -> float:
+def drained(project: Project) -> float:
     """Let the Recorder store everything queued (untimed for the runs); its wait in ms."""
-    started = time.perf_counter()
-    if not recorder.flush(timeout=60):
-        raise RuntimeError("the Recorder did not drain within 60 s")
-    return (time.perf_counter() - started) * 1000
+    return harness.flush_ms(project, 60)
 
 
 def measure(engine: Engine, client: Client, args) -> dict:
     """Alternate dataflow and raw runs, in the order AB BA AB ... (noise hits both)."""
     times: dict = {"dataflow": [], "raw": [], "drain": []}
-    recorder = engine.project.recorder
+    pair = [("dataflow", dataflow_run, engine), ("raw", raw_run, client)]
     for index in range(args.warmup + args.runs):
-        pair = [("dataflow", dataflow_run, engine), ("raw", raw_run, client)]
-        for kind, function, argument in pair if index % 2 == 0 else pair[::-1]:
+        for kind, function, argument in harness.in_turn(index, pair):
             started = time.perf_counter()
             function(argument)
-            elapsed = (time.perf_counter() - started) * 1000
-            drain = drained(recorder) if args.drain and kind == "dataflow" else None
+            elapsed = harness.ms_since(started)
+            drain = drained(engine.project) if args.drain and kind == "dataflow" else None
             if index >= args.warmup:
                 times[kind].append(elapsed)
                 if drain is not None:
@@ -152,10 +89,7 @@ def measure(engine: Engine, client: Client, args) -> dict:
 
 def verify_history(project: Project, expected_runs: int) -> dict:
     """Flush, then check every run and task reached the store with a final status."""
-    started = time.perf_counter()
-    if not project.recorder.flush(timeout=60):
-        raise RuntimeError("Recorder.flush() timed out")
-    flush_ms = (time.perf_counter() - started) * 1000
+    flush_ms = harness.flush_ms(project, 60)
     db, tasks_per_run = project.db, len(HOOKS) * PLUGINS_PER_HOOK
     runs = list(db["runs"].find({"pipeline": PIPELINE}, {"status": 1, "finished": 1}))
     tasks = db["tasks"].count_documents({"pipeline": PIPELINE})
@@ -175,10 +109,7 @@ def verify_history(project: Project, expected_runs: int) -> dict:
 
 
 def stats(values: list[float]) -> dict:
-    ordered = sorted(values)
-    p90 = ordered[max(0, round(0.9 * len(ordered)) - 1)]       # nearest rank
-    return {"median_ms": round(statistics.median(ordered), 2), "p90_ms": round(p90, 2),
-            "min_ms": round(ordered[0], 2)}
+    return {**harness.median_p90_ms(values), "min_ms": round(min(values), 2)}
 
 
 def report(times: dict, history: dict) -> dict:
@@ -197,52 +128,30 @@ def report(times: dict, history: dict) -> dict:
     summary = {"benchmark": "engine_overhead", "runs": len(times["raw"]), "dataflow": dataflow,
                "raw": raw, "ratio": ratio, "target": TARGET_RATIO, "target_met": verdict == "met",
                "history_drain": drain, **history}
-    print(json.dumps(summary))
+    harness.print_json(summary)
     return summary
-
-
-def _drop_databases(project: Project, database: str) -> None:
-    """On someone else's server (DATAFLOW_MONGO_URI): leave nothing behind."""
-    client = project.store.client()
-    for name in (database, project.store.data_database):
-        client.drop_database(name)
 
 
 def benchmark(args, workdir: Path) -> dict:
     with contextlib.ExitStack() as cleanup:        # undone in reverse, whatever fails
-        uri, server = start_store(workdir)
-        if server is not None:
-            cleanup.callback(server.wait, 20)
-            cleanup.callback(server.terminate)
-        database = f"bench_{uuid.uuid4().hex[:10]}"
-        os.environ.update(DATAFLOW_MONGO_URI=uri, DATAFLOW_MONGO_DB=database)
-        cluster = cleanup.enter_context(LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"))
-        client = cleanup.enter_context(Client(cluster))
-        project = Project(write_project(workdir / "project"))
-        cleanup.callback(lambda: project.store.client().close())
-        if server is None:
-            cleanup.callback(_drop_databases, project, database)
-        cleanup.callback(project.close)
+        harness.open_store(cleanup, workdir)
+        client = harness.local_cluster(cleanup)
+        project = harness.open_project(cleanup, write_project(workdir / "project"))
         engine = cleanup.enter_context(Engine(project, client=client))
         times = measure(engine, client, args)
         return report(times, verify_history(project, args.runs + args.warmup))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_options(parser) -> None:
     parser.add_argument("--runs", type=int, default=20, help="timed runs of each kind")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs of each kind first")
     parser.add_argument("--drain", action="store_true",
                         help="after each dataflow run, wait (untimed) until its history is "
                              "stored, and report that lag")
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="dataflow-bench-"))
-    try:
-        benchmark(args, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+
+
+def main() -> int:
+    return harness.run_benchmark(__doc__, add_options, benchmark)
 
 
 if __name__ == "__main__":

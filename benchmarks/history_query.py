@@ -12,18 +12,12 @@ database, dropped at the end), else a SecantusDB server of its own in a temp fol
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import os
 import random
 import re
-import shutil
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -32,6 +26,7 @@ from pathlib import Path
 import pymongo
 from pymongo import DESCENDING
 
+import harness
 from dataflow.store.history import RUN_LIST_FIELDS, get_run, list_runs
 from dataflow.store.schema import ensure_schema
 
@@ -42,37 +37,7 @@ PIPELINES = {"default": [("fetch_data", "stock_loader"), ("aggregate", "ohlcv_ag
              "repair": [("repair_missing", "gap_finder"), ("reaggregate", "bar_rebuilder")]}
 WEIGHTS = {"default": 0.8, "historical": 0.05, "repair": 0.15}
 STATUSES = {"completed": 0.9, "completed_with_errors": 0.05, "failed": 0.04, "cancelled": 0.01}
-PROJECT_YAML = "pipelines:\n" + "".join(
-    f"  {name}:\n    hooks: [{', '.join(hook for hook, _ in hooks)}]\n"
-    for name, hooks in PIPELINES.items())
-
-
-def _pings(uri: str) -> bool:
-    with contextlib.closing(pymongo.MongoClient(uri, serverSelectionTimeoutMS=300)) as client:
-        with contextlib.suppress(pymongo.errors.PyMongoError):
-            return bool(client.admin.command("ping"))
-    return False
-
-
-def start_store(workdir: Path):
-    """(uri, server process or None): DATAFLOW_MONGO_URI, else a SecantusDB of our own."""
-    if os.environ.get("DATAFLOW_MONGO_URI"):
-        return os.environ["DATAFLOW_MONGO_URI"], None
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with open(workdir / "secantus.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-             "--storage-path", str(workdir / "db")], stdout=log, stderr=subprocess.STDOUT)
-    uri, deadline = f"mongodb://127.0.0.1:{port}/?directConnection=true", time.monotonic() + 30
-    while process.poll() is None and not _pings(uri):
-        if time.monotonic() > deadline:
-            raise TimeoutError("SecantusDB did not answer ping within 30 s")
-        time.sleep(0.05)
-    if process.poll() is not None:
-        raise RuntimeError(f"SecantusDB exited; see {workdir / 'secantus.log'}")
-    return uri, process
+PIPELINE_HOOKS = {name: [hook for hook, _ in hooks] for name, hooks in PIPELINES.items()}
 
 
 def run_doc(rng: random.Random, started: datetime) -> dict:
@@ -136,15 +101,12 @@ def timed(function, reps: int) -> dict:
     """Median and p90 of `reps` calls after one untimed warm-up (its time reported as cold)."""
     started = time.perf_counter()
     function()
-    cold, times = (time.perf_counter() - started) * 1000, []
+    cold, times = harness.ms_since(started), []
     for _ in range(reps):
         started = time.perf_counter()
         function()
-        times.append((time.perf_counter() - started) * 1000)
-    ordered = sorted(times)
-    return {"median_ms": round(statistics.median(ordered), 2),
-            "p90_ms": round(ordered[max(0, round(0.9 * len(ordered)) - 1)], 2),
-            "cold_ms": round(cold, 2)}
+        times.append(harness.ms_since(started))
+    return {**harness.median_p90_ms(times), "cold_ms": round(cold, 2)}
 
 
 def explain(db, query: dict) -> None:
@@ -207,43 +169,32 @@ def report(figures: dict, counts: dict) -> None:
               f"{got['cold_ms']:.2f} ms (< {TARGET_MS:g} ms: {verdict})")
     print(f"`dataflow --version` (process start floor): median "
           f"{figures['cli']['version']['median_ms']:.0f} ms")
-    print(json.dumps({"benchmark": "history_query", **counts, "target_ms": TARGET_MS, **figures}))
+    harness.print_json({"benchmark": "history_query", **counts, "target_ms": TARGET_MS,
+                        **figures})
 
 
 def benchmark(args, workdir: Path) -> None:
     with contextlib.ExitStack() as cleanup:        # undone in reverse, whatever fails
-        uri, server = start_store(workdir)
-        if server is not None:
-            cleanup.callback(server.wait, 20)
-            cleanup.callback(server.terminate)
-        database = f"bench_{uuid.uuid4().hex[:10]}"
-        client = cleanup.enter_context(pymongo.MongoClient(uri, tz_aware=True))
-        if server is None:
-            cleanup.callback(client.drop_database, database)
-        db = client[database]
+        store = harness.open_store(cleanup, workdir, export=False)
+        db = cleanup.enter_context(pymongo.MongoClient(store.uri, tz_aware=True))[store.database]
         print(f"schema migrations applied: {ensure_schema(db)}")
         counts = fill(db, args.runs, args.tasks_for)
-        (workdir / "project" / "config").mkdir(parents=True)
-        (workdir / "project" / "config" / "pipelines.yaml").write_text(PROJECT_YAML)
-        figures = measure(db, args, uri, database, workdir / "project")
+        project = harness.write_project(workdir / "project", PIPELINE_HOOKS, {}, system=None)
+        figures = measure(db, args, store.uri, store.database, project)
         for query in ({}, {"pipeline": "default"}, {"status": "failed"}):
             explain(db, query)
         report(figures, counts)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_options(parser) -> None:
     parser.add_argument("--runs", type=int, default=100_000, help="runs stored")
     parser.add_argument("--tasks-for", type=int, default=100_000, help="runs with tasks stored")
     parser.add_argument("--reps", type=int, default=20, help="timed calls of each API query")
     parser.add_argument("--cli-reps", type=int, default=5, help="timed CLI processes")
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="dataflow-bench-"))
-    try:
-        benchmark(args, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+
+
+def main() -> int:
+    return harness.run_benchmark(__doc__, add_options, benchmark)
 
 
 if __name__ == "__main__":

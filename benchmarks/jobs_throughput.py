@@ -12,25 +12,17 @@ throwaway database in it), else starts a SecantusDB server in a temp folder.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
-import json
-import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from pathlib import Path
 
 import psutil
-import pymongo
-from distributed import Client, LocalCluster
+from distributed import Client
 
+import harness
 from dataflow import Engine, Project
 
 PLUGIN, PIPELINE, TARGET_RATIO = "fanout", "bench", 0.9
@@ -74,37 +66,9 @@ def raw_fanout(count):
 '''
 
 
-def start_store(workdir: Path):
-    """(uri, server process or None): DATAFLOW_MONGO_URI, else a SecantusDB of our own."""
-    if os.environ.get("DATAFLOW_MONGO_URI"):
-        return os.environ["DATAFLOW_MONGO_URI"], None
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with open(workdir / "secantus.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-             "--storage-path", str(workdir / "db")], stdout=log, stderr=subprocess.STDOUT)
-    uri, deadline = f"mongodb://127.0.0.1:{port}/?directConnection=true", time.monotonic() + 30
-    with pymongo.MongoClient(uri, serverSelectionTimeoutMS=300) as client:
-        while process.poll() is None and time.monotonic() < deadline:
-            with suppress(pymongo.errors.PyMongoError):
-                client.admin.command("ping")
-                return uri, process
-            time.sleep(0.05)
-    process.terminate()
-    raise RuntimeError(f"SecantusDB did not answer; see {workdir / 'secantus.log'}")
-
-
 def write_project(root: Path, jobs: int) -> Path:
-    (root / "config").mkdir(parents=True)
-    (root / "config" / "pipelines.yaml").write_text(
-        f"pipelines:\n  {PIPELINE}:\n    hooks: [fan]\n")
-    (root / "config" / "system.yaml").write_text("logging:\n  level: INFO\n")
-    (root / "plugins" / PLUGIN).mkdir(parents=True)
-    (root / "plugins" / PLUGIN / "__init__.py").write_text(
-        PLUGIN_CODE.format(plugin=PLUGIN, pipeline=PIPELINE, jobs=jobs))
-    return root
+    return harness.write_project(root, {PIPELINE: ["fan"]}, {
+        PLUGIN: PLUGIN_CODE.format(plugin=PLUGIN, pipeline=PIPELINE, jobs=jobs)})
 
 
 def dataflow_once(engine: Engine, jobs: int, run_ids: list) -> tuple[float, float, float]:
@@ -115,8 +79,7 @@ def dataflow_once(engine: Engine, jobs: int, run_ids: list) -> tuple[float, floa
     last_progress = len(kinds) - 1 - kinds[::-1].index("progress") if "progress" in kinds else 0
     if "task_finished" in kinds[:last_progress]:
         print(f"  note: run {result.run_id[:8]}: last progress event came after task_finished")
-    if result.status != "completed":
-        raise RuntimeError(f"run {result.run_id} ended {result.status}: {result.error}")
+    harness.require_completed(result)
     run_ids.append(result.run_id)
     output = result.output(PLUGIN)
     assert output["jobs"] == jobs
@@ -135,10 +98,10 @@ def measure(engine: Engine, client: Client, raw_fanout, args) -> tuple[dict, lis
     """Alternate the kinds AB BA AB ...; {kind: [(inside, whole, map call) s]}, run ids."""
     times: dict = {"dataflow": [], "raw": []}
     run_ids: list = []
+    pair = [("dataflow", lambda: dataflow_once(engine, args.jobs, run_ids)),
+            ("raw", lambda: raw_once(client, raw_fanout, args.jobs))]
     for index in range(args.warmup + args.reps):
-        pair = [("dataflow", lambda: dataflow_once(engine, args.jobs, run_ids)),
-                ("raw", lambda: raw_once(client, raw_fanout, args.jobs))]
-        for kind, function in pair if index % 2 == 0 else pair[::-1]:
+        for kind, function in harness.in_turn(index, pair):
             psutil.cpu_percent(None)      # start a machine-CPU interval
             inside, whole, submit = function()
             load = psutil.cpu_percent(None)
@@ -153,10 +116,7 @@ def measure(engine: Engine, client: Client, raw_fanout, args) -> tuple[dict, lis
 
 def verify_progress(project: Project, run_ids: list, jobs: int) -> dict:
     """Every run's task record must count every job: progress.done == total == jobs."""
-    started = time.perf_counter()
-    if not project.recorder.flush(timeout=60):
-        raise RuntimeError("Recorder.flush() timed out")
-    flush_ms = (time.perf_counter() - started) * 1000
+    flush_ms = harness.flush_ms(project, 60)
     tasks = {doc["run_id"]: doc.get("progress") for doc in project.db["tasks"].find(
         {"run_id": {"$in": run_ids}, "plugin": PLUGIN}, {"run_id": 1, "progress": 1})}
     bad = {run_id[:8]: tasks.get(run_id) for run_id in run_ids
@@ -194,42 +154,27 @@ def summarise(times: dict, jobs: int, check: dict) -> dict:
 
 def benchmark(args, workdir: Path) -> dict:
     with ExitStack() as stack:
-        uri, server = start_store(workdir)
-        if server is not None:
-            stack.callback(server.wait, 20)
-            stack.callback(server.terminate)
-        database = f"bench_{uuid.uuid4().hex[:10]}"
-        os.environ.update(DATAFLOW_MONGO_URI=uri, DATAFLOW_MONGO_DB=database)
-        if server is None:      # a throwaway database in someone else's MongoDB: dropped last
-            stack.callback(pymongo.MongoClient(uri).drop_database, database)
-        cluster = stack.enter_context(LocalCluster(n_workers=2, threads_per_worker=1,
-                                                   processes=True, dashboard_address=":0"))
-        client = stack.enter_context(Client(cluster))
-        project = Project(write_project(workdir / "project", args.jobs))
-        stack.callback(project.close)
+        harness.open_store(stack, workdir)
+        client = harness.local_cluster(stack)
+        project = harness.open_project(stack, write_project(workdir / "project", args.jobs))
         engine = stack.enter_context(Engine(project, client=client))
-        engine.plan(PIPELINE)   # load the plugins first, as `dataflow run` does
-        engine.client           # registers the plugin folder on the workers and here
+        harness.warm_up(engine, PIPELINE)   # also registers the plugin folder here
         raw_fanout = importlib.import_module(PLUGIN).raw_fanout
-        print(f"machine: {psutil.cpu_count()} cores, CPU idle check "
-              f"{psutil.cpu_percent(interval=1.0):.0f}% busy before start; {args.jobs} jobs")
+        print(f"machine: {harness.cores()} cores, CPU idle check "
+              f"{harness.busy_pct():.0f}% busy before start; {args.jobs} jobs")
         times, run_ids = measure(engine, client, raw_fanout, args)
         return summarise(times, args.jobs, verify_progress(project, run_ids, args.jobs))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_options(parser) -> None:
     parser.add_argument("--reps", type=int, default=5, help="timed runs of each kind")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs of each kind first")
     parser.add_argument("--jobs", type=int, default=2000, help="tiny jobs per fan-out")
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="dataflow-jobs-bench-"))
-    try:
-        summary = benchmark(args, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(json.dumps(summary))
-    return 0
+
+
+def main() -> int:
+    return harness.run_benchmark(__doc__, add_options, benchmark, "dataflow-jobs-bench-",
+                                 print_summary=True)
 
 
 if __name__ == "__main__":

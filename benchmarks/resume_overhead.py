@@ -15,25 +15,16 @@ else a SecantusDB server of its own in a temp folder.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
-import os
 import pickle
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import pymongo
-from distributed import Client, LocalCluster
-
-from dataflow import Engine, Project
+import harness
+from dataflow import Engine
 
 PRELUDE = '''import os, pickle
 import numpy as np
@@ -86,46 +77,19 @@ PLUGINS = {"load_a": ("load", ["load"], ["full"]), "load_b": ("load", ["load"], 
 RESTORED = ("load.load_a", "load.load_b", "transform.transform", "report.summary")
 
 
-def _pings(uri: str) -> bool:
-    with contextlib.closing(pymongo.MongoClient(uri, serverSelectionTimeoutMS=300)) as client:
-        with contextlib.suppress(pymongo.errors.PyMongoError):
-            return bool(client.admin.command("ping"))
-    return False
-
-
-def start_store(workdir: Path):
-    """(uri, server process or None): DATAFLOW_MONGO_URI, else a SecantusDB of our own."""
-    if os.environ.get("DATAFLOW_MONGO_URI"):
-        return os.environ["DATAFLOW_MONGO_URI"], None
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with open(workdir / "secantus.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-             "--storage-path", str(workdir / "db")], stdout=log, stderr=subprocess.STDOUT)
-    uri, deadline = f"mongodb://127.0.0.1:{port}/?directConnection=true", time.monotonic() + 30
-    while process.poll() is None and not _pings(uri):
-        if time.monotonic() > deadline:
-            raise TimeoutError("SecantusDB did not answer ping within 30 s")
-        time.sleep(0.05)
-    if process.poll() is not None:
-        raise RuntimeError(f"SecantusDB exited; see {workdir / 'secantus.log'}")
-    return uri, process
+def plugin_code(root: Path, rows: int, name: str, body: str, hooks: list,
+                pipelines: list) -> str:
+    """A plugin's source: the shared prelude (its names, the data sizes and paths), its body."""
+    return PRELUDE.format(name=name, hooks=json.dumps(hooks), pipelines=json.dumps(pipelines),
+                          rows=rows, flag=root / "report.flag", data=root / "feed.pkl") \
+        + BODIES[body]
 
 
 def write_project(root: Path, rows: int, checkpoints: str) -> Path:
-    (root / "config").mkdir(parents=True)
-    (root / "config" / "pipelines.yaml").write_text(
-        "pipelines:\n  full:\n    hooks: [load, transform, report]\n"
-        "  rest:\n    hooks: [feed, report_rest]\n")
-    (root / "config" / "system.yaml").write_text(f"checkpoints: {checkpoints}\n")
-    for name, (body, hooks, pipelines) in PLUGINS.items():
-        (root / "plugins" / name).mkdir(parents=True)
-        (root / "plugins" / name / "__init__.py").write_text(PRELUDE.format(
-            name=name, hooks=json.dumps(hooks), pipelines=json.dumps(pipelines), rows=rows,
-            flag=root / "report.flag", data=root / "feed.pkl") + BODIES[body])
-    return root
+    plugins = {name: plugin_code(root, rows, name, *spec) for name, spec in PLUGINS.items()}
+    return harness.write_project(
+        root, {"full": ["load", "transform", "report"], "rest": ["feed", "report_rest"]},
+        plugins, f"checkpoints: {checkpoints}\n")
 
 
 def failed_run(engine: Engine, write_feed: bool) -> tuple[str, float]:
@@ -134,15 +98,14 @@ def failed_run(engine: Engine, write_feed: bool) -> tuple[str, float]:
     (engine.project.directory / "report.flag").unlink(missing_ok=True)
     started = time.perf_counter()
     result = engine.run("full")
-    elapsed = (time.perf_counter() - started) * 1000
+    elapsed = harness.ms_since(started)
     if result.status != "completed_with_errors" or \
             result.tasks["report.report"]["status"] != "failed":
         raise RuntimeError(f"run {result.run_id} ended {result.status}, not as planned")
     if write_feed:
         with open(engine.project.directory / "feed.pkl", "wb") as handle:
             pickle.dump(result.output("transform"), handle, protocol=5)
-    if not engine.project.recorder.flush(timeout=120):     # resume reads the stored history
-        raise RuntimeError("the Recorder did not drain within 120 s")
+    harness.flush_ms(engine.project, 120)      # resume reads the stored history
     return result.run_id, elapsed
 
 
@@ -155,7 +118,7 @@ def resumed(engine: Engine, run_id: str) -> tuple[float, float, dict]:
     """engine.resume(run_id): its wall time, report's own time, and report's output."""
     started = time.perf_counter()
     result = engine.resume(run_id)
-    elapsed = (time.perf_counter() - started) * 1000
+    elapsed = harness.ms_since(started)
     reused = [tid for tid in RESTORED if result.tasks[tid].get("reused") == "checkpoint"]
     if result.status != "completed" or len(reused) != len(RESTORED) or \
             result.tasks["report.report"].get("reused"):
@@ -168,7 +131,7 @@ def fresh(engine: Engine) -> tuple[float, float, dict]:
     """A fresh run of only the remaining task: feed (same data) -> report."""
     started = time.perf_counter()
     result = engine.run("rest")
-    elapsed = (time.perf_counter() - started) * 1000
+    elapsed = harness.ms_since(started)
     if result.status != "completed":
         raise RuntimeError(f"run {result.run_id} of rest ended {result.status}: {result.error}")
     return elapsed, task_ms(result, "report_rest.report"), result.output("report")
@@ -179,9 +142,8 @@ def measure(engine: Engine, args) -> dict:
                                        "fresh_report")}
     for index in range(args.warmup + args.reps):
         run_id, failed_ms = failed_run(engine, write_feed=index == 0)
-        order = ("resume", "fresh") if index % 2 == 0 else ("fresh", "resume")
         got = {kind: resumed(engine, run_id) if kind == "resume" else fresh(engine)
-               for kind in order}
+               for kind in harness.in_turn(index, ("resume", "fresh"))}
         if got["resume"][2] != got["fresh"][2]:
             raise RuntimeError(f"report differs: {got['resume'][2]} vs {got['fresh'][2]}")
         if index >= args.warmup:
@@ -206,44 +168,30 @@ def report(times: dict, args) -> None:
           f"resume / report's own time {medians['resume'] / medians['resume_report']:.2f}x")
     summary = {"benchmark": "resume_overhead", "rows": args.rows, "reps": args.reps,
                "checkpoints": args.checkpoints, "medians_ms": medians,
-               "overhead_ms": round(overhead, 1), "ratio": round(ratio, 2), "all_ms": {k: [round(v, 1) for v in vs] for k, vs in times.items()}}
-    print(json.dumps(summary))
+               "overhead_ms": round(overhead, 1), "ratio": round(ratio, 2),
+               "all_ms": {k: [round(v, 1) for v in vs] for k, vs in times.items()}}
+    harness.print_json(summary)
 
 
 def benchmark(args, workdir: Path) -> None:
     with contextlib.ExitStack() as cleanup:        # undone in reverse, whatever fails
-        uri, server = start_store(workdir)
-        if server is not None:
-            cleanup.callback(server.wait, 20)
-            cleanup.callback(server.terminate)
-        database = f"bench_{uuid.uuid4().hex[:10]}"
-        os.environ.update(DATAFLOW_MONGO_URI=uri, DATAFLOW_MONGO_DB=database)
-        cluster = cleanup.enter_context(LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"))
-        client = cleanup.enter_context(Client(cluster))
-        project = Project(write_project(workdir / "project", args.rows, args.checkpoints))
-        cleanup.callback(lambda: project.store.client().close())
-        if server is None:
-            cleanup.callback(lambda: [project.store.client().drop_database(name) for name in
-                                      (database, project.store.data_database)])
-        cleanup.callback(project.close)
+        harness.open_store(cleanup, workdir)
+        client = harness.local_cluster(cleanup)
+        project = harness.open_project(
+            cleanup, write_project(workdir / "project", args.rows, args.checkpoints))
         engine = cleanup.enter_context(Engine(project, client=client))
         report(measure(engine, args), args)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_options(parser) -> None:
     parser.add_argument("--reps", type=int, default=5, help="timed repetitions")
     parser.add_argument("--warmup", type=int, default=1, help="untimed repetitions first")
     parser.add_argument("--rows", type=int, default=200_000, help="rows of each load frame")
     parser.add_argument("--checkpoints", choices=("files", "gridfs"), default="files")
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="dataflow-bench-"))
-    try:
-        benchmark(args, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+
+
+def main() -> int:
+    return harness.run_benchmark(__doc__, add_options, benchmark)
 
 
 if __name__ == "__main__":

@@ -12,26 +12,18 @@ throwaway database, dropped), else a SecantusDB server of its own in a temp fold
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
-import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
 
-import pymongo
-from distributed import Client, LocalCluster
 from pymongo import UpdateOne, WriteConcern
 
+import harness
 from dataflow import Engine, Project
 from dataflow.store.schema import INDEXES
 
@@ -52,48 +44,13 @@ def run(context, config):
 '''
 
 
-def _pings(uri: str) -> bool:
-    with contextlib.closing(pymongo.MongoClient(uri, serverSelectionTimeoutMS=300)) as client:
-        with contextlib.suppress(pymongo.errors.PyMongoError):
-            return bool(client.admin.command("ping"))
-    return False
-
-
-def start_store(workdir: Path):
-    """(uri, server process or None): DATAFLOW_MONGO_URI, else a SecantusDB of our own."""
-    if os.environ.get("DATAFLOW_MONGO_URI"):
-        return os.environ["DATAFLOW_MONGO_URI"], None
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with open(workdir / "secantus.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-             "--storage-path", str(workdir / "db")], stdout=log, stderr=subprocess.STDOUT)
-    uri, deadline = f"mongodb://127.0.0.1:{port}/?directConnection=true", time.monotonic() + 30
-    while process.poll() is None and not _pings(uri):
-        if time.monotonic() > deadline:
-            raise TimeoutError("SecantusDB did not answer ping within 30 s")
-        time.sleep(0.05)
-    if process.poll() is not None:
-        raise RuntimeError(f"SecantusDB exited; see {workdir / 'secantus.log'}")
-    return uri, process
-
-
 def write_project(root: Path, records: int) -> Path:
-    (root / "config").mkdir(parents=True)
-    hooks = ", ".join(f"h{number}" for number in range(1, TASK_HOOKS + 1))
-    (root / "config" / "pipelines.yaml").write_text(
-        f"pipelines:\n  logs:\n    hooks: [emit]\n  tasks:\n    hooks: [{hooks}]\n")
-    (root / "config" / "system.yaml").write_text("logging:\n  level: INFO\n")
+    hooks = [f"h{number}" for number in range(1, TASK_HOOKS + 1)]
     plugins = {f"logger{n}": LOG_CODE.format(name=f"logger{n}", records=records)
                for n in range(1, LOG_PLUGINS + 1)}
     plugins.update({f"h{h}_p{n}": NOOP_CODE.format(name=f"h{h}_p{n}", hook=f"h{h}")
                     for h in range(1, TASK_HOOKS + 1) for n in range(1, TASK_PLUGINS + 1)})
-    for name, code in plugins.items():
-        (root / "plugins" / name).mkdir(parents=True)
-        (root / "plugins" / name / "__init__.py").write_text(code)
-    return root
+    return harness.write_project(root, {"logs": ["emit"], "tasks": hooks}, plugins)
 
 
 def count_updates(recorder) -> Counter:
@@ -110,8 +67,7 @@ def count_updates(recorder) -> Counter:
 
 def flushed(project: Project) -> float:
     """Wait for the Recorder to store everything queued; the wall time it returned."""
-    if not project.recorder.flush(timeout=300):
-        raise RuntimeError("Recorder.flush() did not return within 300 s")
+    harness.flush_ms(project, 300)
     return time.time()
 
 
@@ -138,8 +94,7 @@ def log_round(engine: Engine, records: int) -> dict:
     started = flushed(engine.project)               # nothing else queued: timed alone
     result = engine.run("logs")
     returned, stored_at = time.time(), flushed(engine.project)
-    if result.status != "completed":
-        raise RuntimeError(f"run {result.run_id} ended {result.status}: {result.error}")
+    harness.require_completed(result)
     docs = verify_logs(engine.project.db, result.run_id, records)
     times = [doc["time"].timestamp() for doc in docs]
     first, last = min(times), max(times)
@@ -203,27 +158,15 @@ def report(logs: list, tasks: dict, ceiling: dict, args) -> None:
           f"{tasks['flush_lag_s']:.3f} s; all stored and completed")
     print(f"store ceiling, {ceiling['documents']} log documents straight: upserts (as the "
           f"Recorder) {ceiling['upserts_per_s']:,}/s, insert_many {ceiling['inserts_per_s']:,}/s")
-    print(json.dumps({"benchmark": "store_throughput", "logs": logs,
-                      "logs_records_per_s_median": median, "tasks": tasks, "ceiling": ceiling}))
+    harness.print_json({"benchmark": "store_throughput", "logs": logs,
+                        "logs_records_per_s_median": median, "tasks": tasks, "ceiling": ceiling})
 
 
 def benchmark(args, workdir: Path) -> None:
     with contextlib.ExitStack() as cleanup:        # undone in reverse, whatever fails
-        uri, server = start_store(workdir)
-        if server is not None:
-            cleanup.callback(server.wait, 20)
-            cleanup.callback(server.terminate)
-        database = f"bench_{uuid.uuid4().hex[:10]}"
-        os.environ.update(DATAFLOW_MONGO_URI=uri, DATAFLOW_MONGO_DB=database)
-        cluster = cleanup.enter_context(LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"))
-        client = cleanup.enter_context(Client(cluster))
-        project = Project(write_project(workdir / "project", args.records))
-        cleanup.callback(lambda: project.store.client().close())
-        if server is None:
-            cleanup.callback(lambda: [project.store.client().drop_database(name) for name in
-                                      (database, project.store.data_database)])
-        cleanup.callback(project.close)
+        harness.open_store(cleanup, workdir)
+        client = harness.local_cluster(cleanup)
+        project = harness.open_project(cleanup, write_project(workdir / "project", args.records))
         engine = cleanup.enter_context(Engine(project, client=client))
         updates = count_updates(project.recorder)
         engine.run("tasks")                          # warm up workers and imports
@@ -232,18 +175,14 @@ def benchmark(args, workdir: Path) -> None:
         report(logs, tasks, store_ceiling(project.db, LOG_PLUGINS * args.records), args)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_options(parser) -> None:
     parser.add_argument("--reps", type=int, default=3, help="runs of the logging pipeline")
     parser.add_argument("--records", type=int, default=5000, help="log records per plugin")
     parser.add_argument("--runs", type=int, default=10, help="back-to-back runs of 40 tasks")
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="dataflow-bench-"))
-    try:
-        benchmark(args, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+
+
+def main() -> int:
+    return harness.run_benchmark(__doc__, add_options, benchmark)
 
 
 if __name__ == "__main__":

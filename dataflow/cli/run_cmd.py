@@ -66,6 +66,10 @@ def run_command(pipeline, dry_run, verbose, as_json, no_cache, project_dir):
         engine.client           # start the cluster now, so the dashboard link exists
         if verbose:
             console.print(f"Dask dashboard: {engine.dashboard}")
+        for hook, stage in zip(plan.hooks, plan.stages):
+            if not stage:
+                console.print(f"[yellow]note:[/] hook {hook} has no plugins in pipeline "
+                              f"{pipeline}; it is skipped")
         view = ProgressView(plan, live=False if as_json else None,
                             resources=engine.resources.snapshot)
         with view:
