@@ -95,9 +95,3 @@ def hard_stop(run_id: str, plugin: str | None = None) -> int:
 
 def running_here(run_id: str, plugin: str | None = None) -> int:
     return len(_matching(run_id, plugin))
-
-
-def clear(run_id: str) -> None:
-    with _lock:
-        for flag in [f for f in _flags if f[0] == run_id]:
-            del _flags[flag]

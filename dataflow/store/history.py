@@ -73,7 +73,3 @@ def get_run(db, run_id: str) -> dict:
     run["tasks"] = list(db["tasks"].find({"run_id": run["_id"]}).sort(
         [("hook_index", 1), ("plugin", 1)]))
     return run
-
-
-def runs_in_state(db, statuses: list[str]) -> list[dict]:
-    return list(db["runs"].find({"status": {"$in": statuses}}))
