@@ -114,16 +114,17 @@ class Engine:
     def _finish(self, handle: RunHandle) -> RunResult:
         tracker = handle.tracker
         status, duration = tracker.status(), round(time.time() - handle.started, 4)
+        error = tracker.first_error()
         self.project.recorder.record("runs", handle.run_id, {
             "status": status, "finished": datetime.now(timezone.utc), "duration": duration,
-            "counts": tracker.counts(), "error": tracker.first_error()})
+            "counts": tracker.counts(), "error": error})
         self.active_runs.pop(handle.run_id, None)
         if tracker.log_file is not None:
             tracker.log_file.close()
         # Cancel flags stay set on the workers: a cancelled task Dask had already handed
         # to a worker may still reach its thread later, and must then not run.
         return RunResult(handle.run_id, handle.plan.pipeline, status, duration,
-                         dict(tracker.tasks), tracker.first_error(), handle.futures)
+                         dict(tracker.tasks), error, handle.futures)
 
     def run(self, pipeline: str, trigger: str = "api", listeners=(),
             use_cache: bool = True) -> RunResult:

@@ -20,11 +20,35 @@ from dataflow import Engine, Project
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Plugin source for tests: mark(what, text) writes OUT/<plugin>.<what> atomically, so a
+# test can wait for a plugin to reach a point (the plugin module defines os, OUT, PLUGIN_NAME).
+MARK_SOURCE = '''def mark(what, text=""):
+    path = os.path.join(OUT, PLUGIN_NAME + "." + what)
+    with open(path + ".tmp", "w") as handle:
+        handle.write(str(text))
+    os.replace(path + ".tmp", path)
+'''
+
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def ok(result):
+    """A CLI result that succeeded (its output shown if not)."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def refused(result, *expected):
+    """A CLI result refused with exit 1, the expected texts on stderr, no traceback."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for text in expected:
+        assert text in result.stderr, result.stderr
+    return result
 
 
 def wait_until(condition, timeout: float = 10.0, interval: float = 0.05, message: str = ""):

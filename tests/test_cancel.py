@@ -11,7 +11,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from conftest import wait_until
+from conftest import MARK_SOURCE, wait_until
 
 from dataflow import Project
 
@@ -23,12 +23,7 @@ OUT = "__OUT__"
 PLUGIN_NAME = "__NAME__"
 HOOKS = ["__HOOK__"]
 PIPELINES = ["*"]
-def mark(what, text=""):
-    path = os.path.join(OUT, PLUGIN_NAME + "." + what)
-    with open(path + ".tmp", "w") as handle:
-        handle.write(str(text))
-    os.replace(path + ".tmp", path)
-def released():                       # the test (or its teardown) lets every plugin go
+''' + MARK_SOURCE + '''def released():                       # the test (or its teardown) lets every plugin go
     return os.path.exists(os.path.join(OUT, "release"))
 '''
 

@@ -12,6 +12,8 @@ import pytest
 from dataflow import Project
 from dataflow.store.embedded import stop_embedded_server
 
+from conftest import ok, refused
+
 PIPELINES = """
 pipelines:
   ok:
@@ -60,18 +62,6 @@ def rewrite_writer(make_project, project, version, maximum):
                                                              seen=str(project["seen"])))
     shutil.rmtree(folder / "__pycache__", ignore_errors=True)
 
-
-def ok(result):
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
-def refused(result, *expected):
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    for text in expected:
-        assert text in result.stderr, result.stderr
-    return result
 
 
 def shown(cli, directory, pipeline="ok"):

@@ -8,7 +8,7 @@ import re
 import time
 
 import pytest
-from conftest import wait_until
+from conftest import MARK_SOURCE, wait_until
 
 PIPELINES = """
 pipelines:
@@ -25,12 +25,7 @@ import os, time
 OUT = "__OUT__"
 PLUGIN_NAME = "__NAME__"
 HOOKS = ["__HOOK__"]
-def mark(what, text=""):
-    path = os.path.join(OUT, PLUGIN_NAME + "." + what)
-    with open(path + ".tmp", "w") as handle:
-        handle.write(str(text))
-    os.replace(path + ".tmp", path)
-'''
+''' + MARK_SOURCE
 
 JOBS_API = PRELUDE + '''
 def square(x):

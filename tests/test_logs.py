@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 
-from conftest import wait_until
+from conftest import MARK_SOURCE, wait_until
 
 SYSTEM = "logging:\n  level: DEBUG\n"
 
@@ -19,12 +19,7 @@ OUT = "__OUT__"
 PLUGIN_NAME = "__NAME__"
 HOOKS = ["__HOOK__"]
 PIPELINES = ["__PIPELINE__"]
-def mark(what, text=""):
-    path = os.path.join(OUT, PLUGIN_NAME + "." + what)
-    with open(path + ".tmp", "w") as handle:
-        handle.write(str(text))
-    os.replace(path + ".tmp", path)
-def wait_for(what, seconds=60):
+''' + MARK_SOURCE + '''def wait_for(what, seconds=60):
     deadline = time.time() + seconds
     while not os.path.exists(os.path.join(OUT, what)):
         if time.time() > deadline:

@@ -11,6 +11,8 @@ import pytest
 from dataflow import Project
 from dataflow.pipeline_store import PipelineValidationError
 
+from conftest import ok, refused
+
 PIPELINES = """
 pipelines:
   ok:
@@ -35,18 +37,6 @@ PLUGINS = {"loader": PLUGIN.format(name="loader", hook="first"),
 def project(make_project):
     return make_project(PIPELINES, PLUGINS)
 
-
-def ok(result):
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
-def refused(result, *expected):
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    for text in expected:
-        assert text in result.stderr, result.stderr
-    return result
 
 
 def listed(cli, project) -> dict:

@@ -4,19 +4,14 @@ submitted later overtakes queued work of lower priority - jobs inside a plugin
 from __future__ import annotations
 
 import pytest
-from conftest import wait_until
+from conftest import MARK_SOURCE, wait_until
 
 PRELUDE = '''
 import os, time
 OUT = "__OUT__"
 PLUGIN_NAME = "__NAME__"
 HOOKS = ["__HOOK__"]
-def mark(what, text=""):
-    path = os.path.join(OUT, PLUGIN_NAME + "." + what)
-    with open(path + ".tmp", "w") as handle:
-        handle.write(str(text))
-    os.replace(path + ".tmp", path)
-def wait_for(path):                   # "release" (the test's teardown at the latest) ends all
+''' + MARK_SOURCE + '''def wait_for(path):                   # "release" (the test's teardown at the latest) ends all
     while not (os.path.exists(path) or os.path.exists(os.path.join(OUT, "release"))):
         time.sleep(0.01)
 '''
