@@ -11,8 +11,8 @@ commands that never touch Dask.
 import importlib
 
 _EXPORTS = {
-    "Context": "dataflow.context", "Engine": "dataflow.engine", "RunResult": "dataflow.result",
-    "Project": "dataflow.project", "ConfigManager": "dataflow.config_manager",
+    "Context": "dataflow.worker.context", "Engine": "dataflow.run.engine", "RunResult": "dataflow.run.result",
+    "Project": "dataflow.project", "ConfigManager": "dataflow.config.manager",
     "ConfigError": "dataflow.errors", "DataflowError": "dataflow.errors",
     "PipelineNotFound": "dataflow.errors", "PluginError": "dataflow.errors",
     "Problem": "dataflow.errors", "RunNotFound": "dataflow.errors", "StoreError": "dataflow.errors",

@@ -9,12 +9,12 @@ import weakref
 from functools import cached_property
 from pathlib import Path
 
-from dataflow.config_manager import ConfigManager
+from dataflow.config.manager import ConfigManager
 from dataflow.errors import ConfigError
-from dataflow.registry import PluginRegistry
-from dataflow.settings import Settings, read_settings
-from dataflow.recovery import recover_interrupted
-from dataflow.spec import ProjectSpec, read_spec
+from dataflow.plugins.registry import PluginRegistry
+from dataflow.config.settings import Settings, read_settings
+from dataflow.run.interrupted import recover_interrupted
+from dataflow.config.pipelines import ProjectSpec, read_spec
 from dataflow.store.connection import StoreAddress, connect_store, resolve_address
 from dataflow.store.recorder import Recorder
 from dataflow.store.schema import ensure_schema

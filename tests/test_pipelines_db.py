@@ -9,7 +9,7 @@ import pymongo
 import pytest
 
 from dataflow import Project
-from dataflow.pipeline_store import PipelineValidationError
+from dataflow.config.stored_pipelines import PipelineValidationError
 
 from conftest import ok, refused
 

@@ -12,7 +12,7 @@ from rich.text import Text
 from dataflow.cli.common import (console, handles_errors, open_project, print_json, project_option,
                                  when)
 from dataflow.cli.config_values import parse_values
-from dataflow.plan import plugins_for_hook
+from dataflow.run.plan import plugins_for_hook
 
 LAYERS_NOTE = ("sources, lowest first: default (the plugin's CONFIG_SCHEMA) < yaml "
                "(config/pipelines.yaml: plugin_config, then pipelines.{pipeline}.config) < stored "

@@ -10,7 +10,7 @@ from rich.text import Text
 from dataflow.cli.common import (console, handles_errors, open_project, print_json,
                                  project_option, seconds, styled, when)
 from dataflow.store.history import get_run, list_runs
-from dataflow.validate import project_problems, stored_pipeline_problems
+from dataflow.config.validate import project_problems, stored_pipeline_problems
 
 
 def _problem_line(problem) -> Text:

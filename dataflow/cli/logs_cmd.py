@@ -7,8 +7,8 @@ import click
 from pymongo import ASCENDING
 
 from dataflow.cli.common import console, handles_errors, open_project, project_option
-from dataflow.log_sink import format_record
-from dataflow.plugin_log import LEVELS
+from dataflow.run.log_file import format_record
+from dataflow.worker.plugin_log import LEVELS
 from dataflow.store.history import find_run_id
 
 LEVEL_STYLE = {"DEBUG": "dim", "INFO": "", "WARNING": "yellow", "ERROR": "red", "FATAL": "bold red"}

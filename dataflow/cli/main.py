@@ -15,9 +15,9 @@ from dataflow.project import close_all_projects
 
 COMMANDS = {
     "run": "dataflow.cli.run_cmd:run_command",
-    "cancel": "dataflow.cli.control_cmds:cancel_command",
-    "resume": "dataflow.cli.recovery_cmds:resume_command",
-    "mark-success": "dataflow.cli.recovery_cmds:mark_success_command",
+    "cancel": "dataflow.cli.cancel_cmd:cancel_command",
+    "resume": "dataflow.cli.resume_cmds:resume_command",
+    "mark-success": "dataflow.cli.resume_cmds:mark_success_command",
     "logs": "dataflow.cli.logs_cmd:logs_command",
     "validate": "dataflow.cli.inspect_cmds:validate_command",
     "plugins": "dataflow.cli.inspect_cmds:plugins_command",

@@ -9,7 +9,7 @@ from rich.text import Text
 from dataflow.cli.common import console, handles_errors, open_project, print_json, project_option
 from dataflow.cli.config_cmds import cli_author
 from dataflow.errors import DataflowError
-from dataflow.plan import plugins_for_hook
+from dataflow.run.plan import plugins_for_hook
 
 RULE = ("YAML is the default source; a stored pipeline may not use a name "
         "config/pipelines.yaml defines, and if YAML gains that name later the stored one is "

@@ -9,9 +9,9 @@ import yaml
 from dataflow.cli.common import (EXIT_CODES, console, handles_errors, open_project, print_json,
                                  project_option, seconds, styled)
 from dataflow.cli.progress import ProgressView
-from dataflow.engine import Engine
+from dataflow.run.engine import Engine
 from dataflow.errors import ConfigError
-from dataflow.validate import project_problems
+from dataflow.config.validate import project_problems
 
 
 def print_plan(plan) -> None:

@@ -13,7 +13,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from dataflow.errors import StoreError
-from dataflow.settings import Settings
+from dataflow.config.settings import Settings
 from dataflow.store.embedded import ensure_embedded_server
 
 STATE_DIR = ".dataflow"

@@ -1,0 +1,53 @@
+"""`dataflow resume` and `dataflow mark-success`: pick a run up where it stopped."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dataflow.cli.common import (EXIT_CODES, console, handles_errors, open_project,
+                                 project_option)
+from dataflow.cli.progress import ProgressView
+from dataflow.cli.run_cmd import print_summary
+from dataflow.run.engine import Engine
+from dataflow.run.resume import mark_success, resume_plan
+
+
+@click.command("resume")
+@click.argument("run_id")
+@click.option("--failed-only", is_flag=True,
+              help="Re-run only the tasks that failed; skip the others that did not complete.")
+@project_option
+@handles_errors
+def resume_command(run_id, failed_only, project_dir):
+    """Resume a failed, cancelled or interrupted run from where it stopped.
+
+    Tasks that completed are not run again: their checkpointed outputs are
+    restored. The resumed run is a new run linked to the old one.
+    """
+    project = open_project(project_dir)
+    plan, old = resume_plan(project, run_id, failed_only)
+    reused = sum(task.mode == "restore" for task in plan.tasks)
+    console.print(f"resuming run {old['_id']} of {old['pipeline']}: {reused} task(s) restored "
+                  f"from checkpoints, {sum(t.mode == 'run' for t in plan.tasks)} to run")
+    with Engine(project) as engine:
+        with ProgressView(plan, resources=lambda: engine.resources.snapshot()) as view:
+            result = engine.resume(old["_id"], failed_only, listeners=[view])
+    project.close()
+    print_summary(result)
+    sys.exit(EXIT_CODES.get(result.status, 1))
+
+
+@click.command("mark-success")
+@click.argument("run_id")
+@click.option("--plugin", required=True, help="The plugin whose task to mark completed.")
+@project_option
+@handles_errors
+def mark_success_command(run_id, plugin, project_dir):
+    """Mark one plugin's task of a finished run as completed, so `resume` skips it.
+
+    Downstream plugins of the resumed run then get no output from it.
+    """
+    run = mark_success(open_project(project_dir).db, run_id, plugin)
+    console.print(f"marked {plugin} of run {run['_id']} as completed; "
+                  f"`dataflow resume {run['_id'][:12]}` will not run it again")

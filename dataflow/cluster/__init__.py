@@ -1,0 +1,2 @@
+"""The Dask cluster: a LocalCluster or a scheduler address, worker setup, CPU governor,
+resource monitor."""

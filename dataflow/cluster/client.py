@@ -1,0 +1,48 @@
+"""The Dask cluster a project runs on: a LocalCluster sized to the CPU target, or a scheduler.
+
+On one machine: worker processes (1 thread each), adaptive between a floor that
+keeps a hook's plugins parallel and a ceiling near `cpu_target` × cores. CPU is
+held at the target by governing CPU-bound work (see governor), not by starving hooks.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+
+import dask
+from distributed import Client, LocalCluster
+
+from dataflow.config.settings import ClusterSettings
+
+MIN_WORKERS = 2       # below two, the plugins of a hook would run one after another
+
+
+def worker_bounds(settings: ClusterSettings, cores: int | None = None) -> tuple[int, int]:
+    """(minimum, maximum) worker processes for this machine."""
+    cores = cores or os.cpu_count() or 1
+    ceiling = settings.max_workers or max(MIN_WORKERS, math.floor(settings.cpu_target * cores))
+    floor = min(settings.n_workers or MIN_WORKERS, ceiling)
+    return floor, max(floor, ceiling)
+
+
+def start_client(settings: ClusterSettings) -> tuple[Client, LocalCluster | None]:
+    """A client on the configured scheduler, or on a new adaptive LocalCluster."""
+    if settings.address:
+        return Client(settings.address, timeout="20s"), None
+    minimum, maximum = worker_bounds(settings)
+    with dask.config.set({"distributed.worker.daemon": False,
+                          "distributed.scheduler.work-stealing": True}):
+        cluster = LocalCluster(
+            n_workers=minimum, threads_per_worker=1, processes=True,
+            dashboard_address=settings.dashboard_address, silence_logs=logging.ERROR)
+    if maximum > minimum:
+        cluster.adapt(minimum=minimum, maximum=maximum)
+    return Client(cluster), cluster
+
+
+def dashboard_link(client: Client) -> str | None:
+    try:
+        return client.dashboard_link
+    except Exception:       # no dashboard (bokeh missing or disabled)
+        return None

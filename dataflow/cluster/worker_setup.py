@@ -1,0 +1,42 @@
+"""Prepares every Dask worker (present and future) for a project's plugins.
+
+Functions defined in a plugin and sent as jobs are pickled by reference
+(`plugin_module.function`); a worker that never imported that plugin must still
+find it, so the plugin folders go on each worker's sys.path.
+"""
+from __future__ import annotations
+
+import sys
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from dataflow.plugins.loader import plugin_dirs
+
+PLUGIN_NAME = "dataflow-plugin-paths"
+
+
+class PluginPaths(WorkerPlugin):
+    """Adds the project's plugin folders to sys.path on each worker."""
+
+    name = PLUGIN_NAME
+
+    def __init__(self, paths: list[str]):
+        self.paths = list(paths)
+
+    def setup(self, worker=None, **kwargs) -> None:
+        add_paths(self.paths)
+
+
+def add_paths(paths: list[str]) -> None:
+    for path in paths:
+        plugin_dirs.add(path)          # so the registry knows these are plugin folders
+        if path not in sys.path:
+            sys.path.append(path)
+
+
+def prepare_workers(client, project) -> None:
+    """Register PluginPaths for the project's plugin folders on this client's cluster."""
+    folders = [str((project.directory / path).resolve())
+               for path in project.settings.plugin_paths]
+    add_paths(folders)
+    client.register_plugin(PluginPaths(folders), name=f"{PLUGIN_NAME}-{abs(hash(tuple(folders)))}")

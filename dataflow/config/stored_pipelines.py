@@ -1,0 +1,187 @@
+"""Pipelines stored in the database (collection `pipelines`), next to config/pipelines.yaml.
+
+YAML is the default source and wins: a stored pipeline may not take a name that
+YAML defines, and if YAML gains that name later the stored one is ignored (and
+`dataflow validate` says so). A stored pipeline is validated with the rules of a
+pipelines.yaml entry (same schema, same cron check). Reached through ConfigManager.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+from pymongo.errors import DuplicateKeyError
+
+from dataflow.errors import DataflowError
+from dataflow.config.schema_check import config_field_errors
+from dataflow.config.pipelines import (CRON_FIX, NAME_PATTERN, PIPELINE_SCHEMA, PIPELINES_FILE, PipelineSpec,
+                           ProjectSpec, schedule_error)
+
+COLLECTION = "pipelines"
+FIELDS = ("hooks", "schedule", "priority", "description", "enabled")
+# A pipelines.yaml entry without `config:` (plugin config of a stored pipeline is
+# set with `dataflow config set`, in the stored layer).
+STORED_SCHEMA = {**PIPELINE_SCHEMA, "properties": {
+    key: value for key, value in PIPELINE_SCHEMA["properties"].items() if key in FIELDS}}
+
+
+class PipelineValidationError(DataflowError):
+    """A pipeline definition breaks the pipelines.yaml rules; `errors` has one entry a field."""
+
+    def __init__(self, name, errors: list[dict]):
+        self.name, self.errors = name, errors
+        lines = "\n".join(f"  - {e['field']}: {e['message']}" for e in errors)
+        super().__init__(f"pipeline {name!r} is invalid (nothing was saved):\n{lines}\n"
+                         "fix: correct these fields and try again")
+
+
+def pipeline_errors(name, body: dict) -> list[dict]:
+    """Field-level errors of a pipeline definition: [{field, message}] (empty when valid)."""
+    errors = []
+    if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+        errors.append({"field": "name", "message": f"{name!r} is not a valid pipeline name; use "
+                       "letters, digits, '_', '.' and '-', starting with a letter, digit or '_'"})
+    for error in config_field_errors(body, STORED_SCHEMA):
+        if error["field"].startswith("hooks.") and "does not match" in error["message"]:
+            error = {**error, "message": f"{error['message'].split(' does not match')[0]} is "
+                     "not a valid hook name; use letters, digits, '_', '.' and '-'"}
+        errors.append(error)
+    cron = schedule_error(body.get("schedule")) if isinstance(body, dict) else None
+    if cron:
+        errors.append({"field": "schedule", "message": f"{cron}; {CRON_FIX}"})
+    return errors
+
+
+def _body(document: dict) -> dict:
+    return {key: document[key] for key in FIELDS if key in document}
+
+
+def _spec(name: str, body: dict) -> PipelineSpec:
+    return PipelineSpec(name=name, hooks=tuple(body["hooks"]), schedule=body.get("schedule"),
+                        priority=body.get("priority", "normal"),
+                        description=body.get("description", ""),
+                        enabled=body.get("enabled", True), source="db")
+
+
+def describe(pipeline: PipelineSpec) -> dict:
+    """A pipeline as plain data, with where it is defined (`source`: yaml | db)."""
+    return {"name": pipeline.name, "hooks": list(pipeline.hooks), "schedule": pipeline.schedule,
+            "priority": pipeline.priority, "description": pipeline.description,
+            "enabled": pipeline.enabled, "source": pipeline.source}
+
+
+def describe_document(name: str, document: dict) -> dict:
+    """A stored pipeline as plain data, as stored (valid or not), with who changed it last."""
+    return {"name": name, **{key: document.get(key) for key in FIELDS}, "source": "db",
+            "updated": document.get("updated"), "author": document.get("author")}
+
+
+@dataclass(frozen=True)
+class PipelineView:
+    """YAML and stored pipelines merged by the rule: YAML wins on a shared name."""
+
+    spec: ProjectSpec                                   # what runs: YAML + usable stored ones
+    stored: dict = field(default_factory=dict)          # every stored document by name
+    shadowed: tuple[str, ...] = ()                      # stored, but YAML defines it: ignored
+    invalid: dict = field(default_factory=dict)         # stored, but invalid: ignored
+
+    def listing(self) -> list[dict]:
+        """Every pipeline that runs (`source` yaml | db), then the ignored stored ones."""
+        listed = [describe(p) if p.source == "yaml" else
+                  describe_document(p.name, self.stored[p.name])
+                  for p in self.spec.pipelines.values()]
+        for name in self.shadowed:
+            listed.append({**describe_document(name, self.stored[name]), "ignored":
+                           f"{PIPELINES_FILE} defines {name!r} too; the YAML one is used"})
+        for name, errors in self.invalid.items():
+            reasons = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+            listed.append({**describe_document(name, self.stored[name]),
+                           "ignored": f"invalid: {reasons}"})
+        return listed
+
+
+def merge(yaml_spec: ProjectSpec, documents: dict[str, dict]) -> PipelineView:
+    pipelines, shadowed, invalid = dict(yaml_spec.pipelines), [], {}
+    for name, document in sorted(documents.items()):
+        errors = pipeline_errors(name, _body(document))
+        if name in yaml_spec.pipelines:
+            shadowed.append(name)
+        elif errors:
+            invalid[name] = errors
+        else:
+            pipelines[name] = _spec(name, _body(document))
+    return PipelineView(replace(yaml_spec, pipelines=pipelines), documents, tuple(shadowed),
+                        invalid)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class PipelineStore:
+    """Create, update and delete stored pipelines of a project; read them merged with YAML."""
+
+    def __init__(self, project):
+        self.project = project
+
+    @property
+    def collection(self):
+        return self.project.db[COLLECTION]
+
+    def documents(self) -> dict[str, dict]:
+        return {document["_id"]: document for document in self.collection.find()}
+
+    def view(self) -> PipelineView:
+        return merge(self.project.yaml_spec, self.documents())
+
+    def _refuse_yaml_name(self, name: str, action: str) -> None:
+        if name in self.project.yaml_spec.pipelines:
+            raise DataflowError(
+                f"cannot {action} pipeline {name!r} in the database: {PIPELINES_FILE} defines "
+                f"a pipeline of that name, and YAML definitions win over stored ones. Change it "
+                f"in {PIPELINES_FILE}, or choose another name")
+
+    def _check(self, name, body: dict) -> None:
+        errors = pipeline_errors(name, body)
+        if errors:
+            raise PipelineValidationError(name, errors)
+
+    def create(self, name: str, body: dict, author: str) -> dict:
+        self._check(name, body)
+        self._refuse_yaml_name(name, "create")
+        now = _now()
+        document = {"_id": name, **body, "created": now, "updated": now, "author": author}
+        try:
+            self.collection.insert_one(document)
+        except DuplicateKeyError:
+            raise DataflowError(
+                f"a stored pipeline named {name!r} already exists; change it with "
+                f"`dataflow pipelines update {name} ...`, or delete it first with "
+                f"`dataflow pipelines delete {name}`") from None
+        return document
+
+    def _existing(self, name: str) -> dict:
+        document = self.collection.find_one({"_id": name})
+        if document is not None:
+            return document
+        if name in self.project.yaml_spec.pipelines:
+            raise DataflowError(f"pipeline {name!r} is defined in {PIPELINES_FILE}, not in the "
+                                f"database; change or remove it in that file")
+        stored = ", ".join(sorted(self.documents())) or "none"
+        raise DataflowError(f"no stored pipeline named {name!r} (stored: {stored}); create it "
+                            f"with `dataflow pipelines create {name} --hooks HOOK,...`")
+
+    def update(self, name: str, changes: dict, author: str) -> dict:
+        document = self._existing(name)
+        self._refuse_yaml_name(name, "update")
+        body = {**_body(document), **changes}
+        self._check(name, body)
+        document = {**document, **body, "updated": _now(), "author": author}
+        self.collection.replace_one({"_id": name}, document)
+        return document
+
+    def delete(self, name: str) -> dict:
+        document = self._existing(name)
+        self.collection.delete_one({"_id": name})
+        return document

@@ -1,0 +1,115 @@
+"""`dataflow validate`: every problem of a project, each located and with a fix."""
+from __future__ import annotations
+
+from dataflow.config.layers import layer_sources, merge_layers
+from dataflow.errors import DataflowError, Problem
+from dataflow.config.schema_check import config_field_errors
+from dataflow.config.pipelines import PIPELINES_FILE
+
+
+def _hook_map_problems(project) -> list[Problem]:
+    spec, document, _ = project._spec_read
+    problems = []
+    for hook, plugin_ids in spec.hook_map.items():
+        for index, plugin_id in enumerate(plugin_ids):
+            if plugin_id not in project.registry.plugins:
+                known = ", ".join(sorted(project.registry.plugins)) or "none"
+                problems.append(document.problem(
+                    ("hooks", hook, index), f"hook {hook!r} maps to unknown plugin {plugin_id!r}",
+                    f"use a loaded plugin id (known: {known}) or add the plugin"))
+    return problems
+
+
+def _plugin_pipeline_problems(project, pipelines) -> list[Problem]:
+    problems = []
+    for info in project.registry.plugins.values():
+        for name in info.pipelines:
+            if name != "*" and name not in pipelines:
+                problems.append(Problem(
+                    project.registry.where[info.id], "PIPELINES",
+                    f"plugin {info.id!r} names pipeline {name!r}, which does not exist",
+                    f"define {name!r} in {PIPELINES_FILE} or remove it from PIPELINES"))
+    return problems
+
+
+def _config_problems(project, pipelines, stored_by_pipeline: dict) -> list[Problem]:
+    hook_map, manager = project._spec_read[0].hook_map, project.config
+    problems = []
+    for info in project.registry.plugins.values():
+        for name, pipeline in pipelines.items():
+            if not info.runs_in(name) and info.id not in _mapped(hook_map, pipeline):
+                continue
+            stored = stored_by_pipeline.get(name, {}).get(info.id, {})
+            layers = manager.layers(info.id, name, stored)
+            sources = layer_sources(layers)
+            for error in config_field_errors(merge_layers(layers), info.config_schema):
+                source = sources.get(error["field"].split(".")[0])
+                problems.append(_config_problem(project, info, name, error, source == "stored"))
+    return problems
+
+
+def _config_problem(project, info, pipeline: str, error: dict, stored: bool) -> Problem:
+    if stored:
+        where = "stored config"
+        fix = (f"store a valid value with `dataflow config set {info.id} --pipeline {pipeline} "
+               f"KEY=VALUE`, or restore an earlier version (`dataflow config history {info.id} "
+               f"--pipeline {pipeline}`)")
+    else:
+        where = "default/YAML config"
+        fix = (f"correct the default in CONFIG_SCHEMA or the plugin's config in {PIPELINES_FILE}")
+    return Problem(project.registry.where[info.id], f"CONFIG_SCHEMA.{error['field']}",
+                   f"{where} of plugin {info.id!r} for pipeline {pipeline!r} does not match "
+                   f"CONFIG_SCHEMA: {error['message']}", fix)
+
+
+def _mapped(hook_map, pipeline) -> set[str]:
+    return {pid for hook in pipeline.hooks for pid in hook_map.get(hook, ())}
+
+
+def _store_state(project):
+    """(pipeline view, stored config by pipeline, problems reaching the store)."""
+    try:
+        manager = project.config
+        return manager.pipeline_view(), manager.all_stored_configs(), []
+    except DataflowError as error:
+        return None, {}, [Problem("config/system.yaml", "store", str(error),
+                                  "start MongoDB or unset DATAFLOW_MONGO_URI")]
+
+
+def project_problems(project, check_store: bool = True) -> list[Problem]:
+    """All problems that stop a run: YAML files, plugins, mapping, pipelines named by
+    plugins, configs (of YAML and stored pipelines)."""
+    problems = project.file_problems()
+    problems += project.registry.problems
+    if project._spec_read[2]:
+        return problems
+    settings_ok = not project._settings_read[2]
+    view, stored, store_problems = (_store_state(project) if check_store and settings_ok
+                                    else (None, {}, []))
+    pipelines = view.spec.pipelines if view else project._spec_read[0].pipelines
+    problems += _hook_map_problems(project) + _plugin_pipeline_problems(project, pipelines)
+    return problems + store_problems + _config_problems(project, pipelines, stored)
+
+
+def stored_pipeline_problems(project) -> list[Problem]:
+    """Stored pipelines that are ignored: YAML defines the name too, or they are invalid.
+    They do not stop runs (the YAML definition, or nothing, is used); validate reports them."""
+    if project._spec_read[2] or project._settings_read[2]:
+        return []
+    view, _, problems = _store_state(project)
+    if view is None:
+        return []
+    document = project._spec_read[1]
+    for name in view.shadowed:
+        problems.append(document.problem(
+            ("pipelines", name), f"pipeline {name!r} is defined in both {PIPELINES_FILE} and "
+            f"the database (collection 'pipelines'); the YAML definition is used",
+            f"delete the stored one with `dataflow pipelines delete {name}`, or remove "
+            f"{name!r} from {PIPELINES_FILE} to use the stored one"))
+    for name, errors in view.invalid.items():
+        details = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        problems.append(Problem(
+            "database", f"pipelines.{name}", f"stored pipeline {name!r} is invalid and is "
+            f"ignored: {details}", f"correct it with `dataflow pipelines update {name} ...` or "
+            f"delete it with `dataflow pipelines delete {name}`"))
+    return problems

@@ -1,0 +1,1 @@
+"""Plugins: the loader, the plugin contract, the registry."""

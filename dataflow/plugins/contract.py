@@ -1,0 +1,131 @@
+"""What dataflow knows about one plugin, read from its module per the plugin contract."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from jsonschema import Draft202012Validator, SchemaError
+
+from dataflow.errors import Problem
+from dataflow.plugins.loader import PluginRef
+from dataflow.config.schema_check import config_field_errors
+from dataflow.config.settings import PRIORITIES, RETRY_SCHEMA
+
+OPTIONAL_CALLABLES = ("cancel", "on_load", "on_shutdown", "get_metadata", "get_config_ui")
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A loaded plugin's metadata (spec 000) and where it comes from."""
+
+    id: str
+    ref: PluginRef
+    origin: str                               # "folder plugins/x" or "entry point pkg"
+    hooks: tuple[str, ...]
+    pipelines: tuple[str, ...]
+    tags: tuple[str, ...] = ()
+    version: str = "0.0.0"
+    fail_hard: bool = False
+    config_schema: dict = field(default_factory=dict, compare=False)
+    output_schema: dict | None = field(default=None, compare=False)
+    priority: str | None = None
+    deadline: float | None = None
+    retry: dict = field(default_factory=dict, compare=False)
+    cache_ttl: float | None = None
+    description: str = ""
+
+    def runs_in(self, pipeline: str) -> bool:
+        return "*" in self.pipelines or pipeline in self.pipelines
+
+    def summary(self) -> dict:
+        return {"id": self.id, "version": self.version, "hooks": list(self.hooks),
+                "pipelines": list(self.pipelines), "tags": list(self.tags),
+                "fail_hard": self.fail_hard, "origin": self.origin,
+                "source_hash": self.ref.source_hash, "description": self.description}
+
+
+def _names(module, attribute: str, default) -> tuple[tuple[str, ...], str | None]:
+    value = getattr(module, attribute, default)
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
+            isinstance(item, str) for item in value):
+        return (), f"{attribute} must be a list of strings, got {value!r}"
+    return tuple(value), None
+
+
+def _schema_problem(module, attribute: str) -> str | None:
+    schema = getattr(module, attribute, None)
+    if schema is None:
+        return None
+    if not isinstance(schema, dict):
+        return f"{attribute} must be a JSON Schema dict, got {type(schema).__name__}"
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        return f"{attribute} is not a valid JSON Schema: {error.message}"
+    return None
+
+
+def _is_positive_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _optional_constant_errors(module) -> list[str]:
+    """CACHE, DEADLINE, PRIORITY and RETRY, when a plugin sets them."""
+    errors = []
+    cache = getattr(module, "CACHE", None)
+    if cache is not None and not (isinstance(cache, dict) and _is_positive_number(cache.get("ttl"))):
+        errors.append(f"CACHE must be a dict with a positive 'ttl' in seconds, got {cache!r}")
+    deadline = getattr(module, "DEADLINE", None)
+    if deadline is not None and not _is_positive_number(deadline):
+        errors.append(f"DEADLINE must be a positive number of seconds, got {deadline!r}")
+    priority = getattr(module, "PRIORITY", None)
+    if priority is not None and priority not in PRIORITIES:
+        errors.append(f"PRIORITY must be one of {', '.join(PRIORITIES)}, got {priority!r}")
+    retry = getattr(module, "RETRY", None)
+    if retry is not None and not isinstance(retry, dict):
+        errors.append(f"RETRY must be a dict (max_retries, delay, ...), got {retry!r}")
+    elif retry is not None:
+        errors += [f"RETRY.{e['field']}: {e['message']}"
+                   for e in config_field_errors(retry, RETRY_SCHEMA)]
+    return errors
+
+
+def _contract_errors(module, plugin_id) -> list[str]:
+    errors = []
+    if not isinstance(plugin_id, str) or not plugin_id:
+        errors.append("PLUGIN_NAME must be a non-empty string")
+    if not callable(getattr(module, "run", None)):
+        errors.append("run(context, config) is missing or not callable")
+    for name in OPTIONAL_CALLABLES:
+        if hasattr(module, name) and not callable(getattr(module, name)):
+            errors.append(f"{name} must be a function")
+    for attribute in ("CONFIG_SCHEMA", "OUTPUT_SCHEMA"):
+        errors.append(_schema_problem(module, attribute))
+    return [error for error in errors if error] + _optional_constant_errors(module)
+
+
+def read_plugin(module: ModuleType, ref: PluginRef, origin: str,
+                where: str) -> tuple[PluginInfo | None, list[Problem]]:
+    """PluginInfo for a module, or the Problems that keep it from being one."""
+    plugin_id = getattr(module, "PLUGIN_NAME", None)
+    errors = _contract_errors(module, plugin_id)
+    hooks, hooks_error = _names(module, "HOOKS", None)
+    pipelines, pipelines_error = _names(module, "PIPELINES", ["*"])
+    tags, tags_error = _names(module, "TAGS", [])
+    errors += [e for e in (hooks_error, pipelines_error, tags_error) if e]
+    if errors:
+        return None, [Problem(where, str(plugin_id or ""), error,
+                              "follow the plugin contract (docs/plugins.md)") for error in errors]
+    info = PluginInfo(
+        id=plugin_id, ref=PluginRef(plugin_id, ref.module, ref.path, ref.source_hash),
+        origin=origin, hooks=hooks, pipelines=pipelines, tags=tags,
+        version=str(getattr(module, "VERSION", "0.0.0")),
+        fail_hard=bool(getattr(module, "FAIL_HARD", False)),
+        config_schema=getattr(module, "CONFIG_SCHEMA", None) or {},
+        output_schema=getattr(module, "OUTPUT_SCHEMA", None),
+        priority=getattr(module, "PRIORITY", None),
+        deadline=getattr(module, "DEADLINE", None),
+        retry=getattr(module, "RETRY", None) or {},
+        cache_ttl=(getattr(module, "CACHE", None) or {}).get("ttl"),
+        description=(module.__doc__ or "").strip().split("\n")[0])
+    return info, []

@@ -1,0 +1,179 @@
+"""The plugin registry: discovery from folders and entry points, lookup, hot reload.
+
+A plugin that fails to load is reported (its file and exception) and the others
+still load; two plugins with one PLUGIN_NAME are both reported.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from dataflow.errors import PluginError, Problem
+from dataflow.plugins.contract import PluginInfo, read_plugin
+from dataflow.plugins.loader import PluginRef, forget, import_plugin, plugin_dirs, source_hash
+
+ENTRY_POINT_GROUP = "dataflow.plugins"
+_started: dict[str, set[str]] = {}      # on_load was called for these source versions
+
+
+def _error_location(error: BaseException) -> str:
+    """Where the import failed: the offending line of a syntax error, else the last
+    frame in a real file (not the import machinery's frozen modules)."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f" (at {error.filename}:{error.lineno})"
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if not frame.filename.startswith("<")]
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+
+
+def _load_problem(where: str, error: BaseException) -> Problem:
+    fix = "fix the error in the plugin's code, then run `dataflow validate`"
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        fix = f"install the missing module {error.name!r} in this environment, or stop importing it"
+    return Problem(where, "", f"plugin failed to import: {type(error).__name__}: {error}"
+                   f"{_error_location(error)}", fix)
+
+
+def _shadowing_problem(folder: Path, shown: str) -> Problem | None:
+    """A plugin folder named like a module Python already has would replace it."""
+    name = folder.name
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    origin = str(spec.origin) if spec is not None and spec.origin else ""
+    elsewhere = bool(origin) and not any(origin.startswith(d + os.sep) for d in plugin_dirs)
+    if name in sys.stdlib_module_names or elsewhere:
+        return Problem(shown, "", f"plugin folder {name!r} has the name of the Python module "
+                       f"{name!r}; loading it would replace that module",
+                       "rename the folder (PLUGIN_NAME may stay as it is)")
+    return None
+
+
+def _folder_candidates(project_dir: Path, paths) -> list[tuple[Path, str]]:
+    found = []
+    for configured in paths:
+        base = (project_dir / configured).resolve()
+        for folder in sorted(base.glob("*/__init__.py")) if base.is_dir() else []:
+            shown = f"{configured.rstrip('/')}/{folder.parent.name}/__init__.py"
+            found.append((folder.parent, shown))
+    return found
+
+
+def _call_lifecycle(module, name: str, where: str) -> list[Problem]:
+    """Call a plugin's optional on_load/on_shutdown; a failure is a Problem, not a crash."""
+    function = getattr(module, name, None)
+    if not callable(function):
+        return []
+    try:
+        function()
+    except Exception as error:
+        return [Problem(where, name, f"{name}() failed: {type(error).__name__}: {error}",
+                        f"fix the plugin's {name}()")]
+    return []
+
+
+def _load(ref: PluginRef, origin: str, where: str):
+    try:
+        module = import_plugin(ref)
+    except Exception as error:        # a broken plugin must not stop discovery
+        return None, [_load_problem(where, error)]
+    info, problems = read_plugin(module, ref, origin, where)
+    if info is not None and ref.source_hash not in _started.setdefault(where, set()):
+        _started[where].add(ref.source_hash)
+        problems = problems + _call_lifecycle(module, "on_load", where)
+    return (None if problems else info), problems
+
+
+class PluginRegistry:
+    """All plugins of a project by id, plus the problems met while finding them."""
+
+    def __init__(self, project_dir: Path, plugin_paths=("plugins",), entry_points=True):
+        self.project_dir = Path(project_dir)
+        self.plugin_paths = tuple(plugin_paths)
+        self.use_entry_points = entry_points
+        self.plugins: dict[str, PluginInfo] = {}
+        self.problems: list[Problem] = []
+        self.where: dict[str, str] = {}
+        self.discover()
+
+    def _candidates(self, problems: list):
+        for folder, shown in _folder_candidates(self.project_dir, self.plugin_paths):
+            shadowing = _shadowing_problem(folder, shown)
+            if shadowing is not None:
+                problems.append(shadowing)
+                continue
+            ref = PluginRef("", folder.name, str(folder), source_hash(folder))
+            yield ref, f"folder {shown.rsplit('/', 1)[0]}", shown
+        if not self.use_entry_points:
+            return
+        for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            package = point.dist.name if point.dist else point.value
+            yield PluginRef("", point.value, None, _entry_point_hash(point)), \
+                f"entry point {package}", f"entry point {point.name} = {point.value}"
+
+    def discover(self) -> None:
+        plugins, problems, where = {}, [], {}
+        for ref, origin, shown in self._candidates(problems):
+            info, found = _load(ref, origin, shown)
+            problems += found
+            if info is None:
+                continue
+            if info.id in plugins:
+                problems.append(Problem(
+                    shown, "PLUGIN_NAME", f"PLUGIN_NAME {info.id!r} is already used by "
+                    f"{where[info.id]}", "give each plugin a unique PLUGIN_NAME"))
+                continue
+            plugins[info.id], where[info.id] = info, shown
+        self.plugins, self.problems, self.where = plugins, problems, where
+
+    def reload(self) -> list[str]:
+        """Re-read every plugin; returns the ids whose source changed (hot reload)."""
+        before = {pid: info.ref.source_hash for pid, info in self.plugins.items()}
+        old_modules = {pid: import_plugin(info.ref) for pid, info in self.plugins.items()}
+        for info in self.plugins.values():
+            forget(info.ref)
+        self.discover()
+        for pid, module in old_modules.items():
+            if before[pid] != getattr(self.plugins.get(pid), "ref", PluginRef("", "")).source_hash:
+                self.problems += _call_lifecycle(module, "on_shutdown", self.where.get(pid, pid))
+                _started.get(self.where.get(pid, pid), set()).discard(before[pid])
+        return sorted(pid for pid, info in self.plugins.items()
+                      if before.get(pid) != info.ref.source_hash)
+
+    def shutdown(self) -> None:
+        """Call every loaded plugin's on_shutdown (at the end of a process's use)."""
+        for plugin_id, info in self.plugins.items():
+            _call_lifecycle(import_plugin(info.ref), "on_shutdown", self.where[plugin_id])
+            _started.get(self.where[plugin_id], set()).discard(info.ref.source_hash)
+
+    def get(self, plugin_id: str) -> PluginInfo:
+        try:
+            return self.plugins[plugin_id]
+        except KeyError:
+            known = ", ".join(sorted(self.plugins)) or "none"
+            raise PluginError(f"no plugin named {plugin_id!r} (known: {known})") from None
+
+    def module(self, plugin_id: str):
+        return import_plugin(self.get(plugin_id).ref)
+
+    def select(self, tag: str | None = None, pipeline: str | None = None) -> list[PluginInfo]:
+        chosen = [info for info in self.plugins.values()
+                  if (tag is None or tag in info.tags)
+                  and (pipeline is None or info.runs_in(pipeline))]
+        return sorted(chosen, key=lambda info: info.id)
+
+
+def _entry_point_hash(point) -> str:
+    try:
+        spec = importlib.util.find_spec(point.module)
+    except (ImportError, ValueError):
+        return ""
+    if spec is None or not spec.origin or not Path(spec.origin).exists():
+        return ""
+    origin = Path(spec.origin)
+    return source_hash(origin.parent if origin.name == "__init__.py" else origin)

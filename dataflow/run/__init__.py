@@ -1,0 +1,2 @@
+"""The orchestrating side of a run: plan, graph submission, run state, cancel, resume,
+the supervisor thread, interrupted-run detection, the run's log file."""

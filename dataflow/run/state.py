@@ -1,0 +1,134 @@
+"""Follows one run through its events: records history, informs listeners, knows when it ends."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+
+from dataflow.model import (CANCELLED, COMPLETED, FAILED, FINAL_TASK_STATUSES, PENDING,
+                              RUNNING, TIMED_OUT)
+
+RUN_COMPLETED, RUN_WITH_ERRORS, RUN_FAILED = "completed", "completed_with_errors", "failed"
+RUN_CANCELLED, RUN_RUNNING, RUN_INTERRUPTED = "cancelled", "running", "interrupted"
+
+
+def _when(epoch: float | None):
+    return datetime.fromtimestamp(epoch, timezone.utc) if epoch else None
+
+
+def run_status(tasks: dict, cancel_requested: bool) -> str:
+    statuses = [task["status"] for task in tasks.values()]
+    if cancel_requested and CANCELLED in statuses:
+        return RUN_CANCELLED
+    if any(task.get("stops_pipeline") and task["status"] in (FAILED, TIMED_OUT)
+           for task in tasks.values()):
+        return RUN_FAILED
+    if any(status in (FAILED, TIMED_OUT, CANCELLED) for status in statuses):
+        return RUN_WITH_ERRORS
+    return RUN_COMPLETED
+
+
+def _extras(event: dict) -> dict:
+    """What a finished task adds to its record: attempts, checkpoint, reuse."""
+    extras = {key: event[key] for key in ("checkpoint", "reused", "cache_key")
+              if event.get(key) is not None}
+    if event.get("attempts"):
+        extras["attempts"] = [{**a, "started": _when(a["started"]), "finished": _when(a["finished"])}
+                              for a in event["attempts"]]
+    return extras
+
+
+class RunTracker:
+    """State of one run as its events arrive (from the Dask client's event thread)."""
+
+    def __init__(self, run_id: str, plan, recorder, listeners=(), log_file=None):
+        self.run_id, self.plan, self.recorder = run_id, plan, recorder
+        self.log_file = log_file
+        self.listeners = list(listeners)
+        self.tasks = {t.task_id: {"status": PENDING, "hook": t.hook, "plugin": t.plugin}
+                      for t in plan.tasks}
+        self.cancel_requested = False
+        self.cancelled_plugins: set = set()
+        self._log_seq = 0
+        self._changed = threading.Condition()
+
+    def _task_doc_id(self, task_id: str) -> str:
+        return f"{self.run_id}:{task_id}"
+
+    def handle(self, event: dict) -> None:
+        kind = event.get("kind")
+        if kind == "task_started":
+            self._started(event)
+        elif kind == "task_finished":
+            self._finished(event)
+        elif kind == "log":
+            self._log(event)
+        elif kind == "progress":
+            self._progress(event)
+        for listener in self.listeners:
+            listener(event)
+
+    def _started(self, event: dict) -> None:
+        with self._changed:
+            state = self.tasks[event["task_id"]]
+            if state["status"] in FINAL_TASK_STATUSES:
+                return
+            state.update(status=RUNNING, started=event["started"])
+        self.recorder.record("tasks", self._task_doc_id(event["task_id"]), {
+            "status": RUNNING, "started": _when(event["started"]), "worker": event.get("worker")})
+
+    def _finished(self, event: dict) -> None:
+        with self._changed:
+            self.tasks[event["task_id"]].update(event)
+            self._changed.notify_all()
+        started, finished = event.get("started"), event.get("finished")
+        self.recorder.record("tasks", self._task_doc_id(event["task_id"]), {
+            "status": event["status"], "started": _when(started), "finished": _when(finished),
+            "duration": round(finished - started, 4) if started and finished else None,
+            "error": event.get("error"), "traceback": event.get("traceback"),
+            "worker": event.get("worker"), "stops_pipeline": event.get("stops_pipeline"),
+            **_extras(event)})
+
+    def _progress(self, event: dict) -> None:
+        progress = {"done": event["done"], "total": event["total"]}
+        with self._changed:
+            state = self.tasks.get(event["task_id"])
+            if state is None:
+                return
+            state["progress"] = progress
+        self.recorder.record("tasks", self._task_doc_id(event["task_id"]), {"progress": progress})
+
+    def _log(self, event: dict) -> None:
+        self._log_seq += 1
+        record = {k: event[k] for k in ("pipeline", "hook", "plugin", "level", "message", "fields")}
+        self.recorder.append("logs", f"{self.run_id}:{self._log_seq:07d}",
+                             {**record, "run_id": self.run_id, "seq": self._log_seq,
+                              "time": datetime.fromisoformat(event["time"])})
+        if self.log_file is not None:
+            self.log_file.write(event)
+
+    def unfinished(self) -> list[str]:
+        with self._changed:
+            return [tid for tid, t in self.tasks.items() if t["status"] not in FINAL_TASK_STATUSES]
+
+    def wait_finished(self, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: not any(
+                t["status"] not in FINAL_TASK_STATUSES for t in self.tasks.values()), timeout)
+
+    def status(self) -> str:
+        with self._changed:
+            return run_status(self.tasks, self.cancel_requested)
+
+    def counts(self) -> dict:
+        counts: dict[str, int] = {}
+        with self._changed:
+            for task in self.tasks.values():
+                counts[task["status"]] = counts.get(task["status"], 0) + 1
+        return counts
+
+    def first_error(self) -> str | None:
+        with self._changed:
+            for task_id, task in self.tasks.items():
+                if task["status"] != COMPLETED and task.get("error"):
+                    return f"{task_id}: {task['error']}"
+        return None

@@ -1,0 +1,108 @@
+"""One plugin call with its retries: each attempt recorded, waits interruptible by cancel."""
+from __future__ import annotations
+
+import time
+import traceback
+import traceback as tb
+
+from jsonschema import ValidationError, validate
+
+from dataflow.worker.cancel_flags import PluginStopped, cancel_reason, task_finished, task_started
+from dataflow.worker.capture import captured
+from dataflow.worker.context import Context
+from dataflow.worker.jobs import seceded
+from dataflow.model import COMPLETED, FAILED, Outcome
+from dataflow.plugins.loader import import_plugin
+from dataflow.worker.plugin_log import FatalError, PluginLogger
+from dataflow.worker.retry import RetryPolicy
+
+WAIT_SLICE = 0.1      # cancel is checked this often while waiting to retry
+
+
+class OutputInvalid(ValueError):
+    """The output does not match OUTPUT_SCHEMA (never retried: the code would do it again)."""
+
+
+def _check_output(task, output) -> None:
+    if task.output_schema is None:
+        return
+    try:
+        validate(output, task.output_schema)
+    except ValidationError as error:
+        raise OutputInvalid(f"output of plugin {task.plugin!r} does not match its "
+                            f"OUTPUT_SCHEMA: {error.message}") from None
+
+
+def _call(env, task, inputs: dict):
+    module = import_plugin(task.ref)
+    context = Context(env, task.hook, task.plugin, inputs)
+    task_started(env.run_id, task.plugin, module)
+    try:
+        with captured(context["services"]["log"]):
+            output = module.run(context, dict(task.config))
+    finally:
+        task_finished(env.run_id, task.plugin)
+        jobs = context["services"].built("jobs")
+        if jobs is not None:       # the final count, sent before the task's end event
+            jobs.close()
+    _check_output(task, output)
+    return output
+
+
+def _failure(env, task, error: BaseException) -> Outcome:
+    reason = cancel_reason(env.run_id, task.plugin)
+    if reason is not None:
+        how = "stopped hard after the grace period" if isinstance(error, PluginStopped) \
+            else f"{type(error).__name__}: {error}"
+        return Outcome(task.plugin, task.hook, reason, error=f"{reason}: {how}")
+    fatal = isinstance(error, FatalError)
+    return Outcome(task.plugin, task.hook, FAILED, error=f"{type(error).__name__}: {error}",
+                   traceback=tb.format_exc(), stops_pipeline=task.fail_hard or fatal)
+
+
+def _wait_unless_cancelled(env, task, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    with seceded():           # a task waiting to retry holds no worker slot
+        while time.monotonic() < deadline and not cancel_reason(env.run_id, task.plugin):
+            time.sleep(min(WAIT_SLICE, max(0.0, deadline - time.monotonic())))
+
+
+def _attempt(env, task, inputs: dict) -> tuple[Outcome, BaseException | None]:
+    started = time.time()
+    try:
+        outcome, error = Outcome(task.plugin, task.hook, COMPLETED,
+                                 output=_call(env, task, inputs)), None
+    except BaseException as caught:       # a plugin's failure is data, not a crash
+        outcome, error = _failure(env, task, caught), caught
+        # the traceback's frames would keep the plugin's locals (job futures) alive
+        traceback.clear_frames(caught.__traceback__)
+    outcome.extra["attempt_window"] = (started, time.time())
+    return outcome, error
+
+
+def _retryable(policy: RetryPolicy, error, attempts: int) -> bool:
+    return (error is not None and not isinstance(error, (FatalError, OutputInvalid))
+            and policy.allows(error, attempts))
+
+
+def run_with_retries(env, task, inputs: dict) -> Outcome:
+    """Call the plugin until it succeeds or its retry policy gives up."""
+    policy = RetryPolicy.from_layers(env.retry, task.retry)
+    history = []
+    while True:
+        outcome, error = _attempt(env, task, inputs)
+        started, finished = outcome.extra.pop("attempt_window")
+        history.append({"attempt": len(history) + 1, "started": started,
+                        "finished": finished, "error": outcome.error})
+        if outcome.status != FAILED or not _retryable(policy, error, len(history)):
+            break
+        wait = policy.wait_before(len(history))
+        PluginLogger(env, task.hook, task.plugin).record(
+            "WARNING", f"attempt {len(history)} failed ({outcome.error}); retrying in {wait:.2f}s",
+            {"attempt": len(history), "retry_in": round(wait, 3)})
+        _wait_unless_cancelled(env, task, wait)
+        if cancel_reason(env.run_id, task.plugin):
+            break
+    if len(history) > 1 or policy.max_retries:
+        outcome.extra["attempts"] = history
+    return outcome

@@ -1,0 +1,89 @@
+"""The services a plugin gets in `context["services"]`: config, db, jobs, log.
+
+They are built lazily in the process where the plugin runs (a Dask worker),
+from a `RunEnv` that pickles; connections are opened once per process.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dataflow.worker.jobs import JobScheduler
+from dataflow.worker.plugin_log import PluginLogger
+from dataflow.project import Project
+from dataflow.store.connection import StoreAddress
+
+SERVICE_NAMES = ("config", "db", "jobs", "log")
+
+
+@dataclass(frozen=True)
+class RunEnv:
+    """What every task of a run shares; small and picklable."""
+
+    run_id: str
+    pipeline: str
+    project_dir: str
+    store: StoreAddress
+    start_time: datetime
+    dry_run: bool = False
+    priority: str = "normal"
+    log_level: str = "INFO"
+    checkpoints: str = "files"          # files | gridfs | off (see checkpoints.py)
+    use_cache: bool = True
+    retry: dict = field(default_factory=dict)   # the central retry policy
+
+
+class Services(Mapping):
+    """A mapping of lazily built services for one plugin task."""
+
+    def __init__(self, env: RunEnv, hook: str, plugin: str):
+        self._env, self._hook, self._plugin = env, hook, plugin
+        self._built: dict = {}
+
+    def __reduce__(self):
+        return (Services, (self._env, self._hook, self._plugin))
+
+    def __getitem__(self, name: str):
+        if name not in SERVICE_NAMES:
+            raise KeyError(f"no service {name!r}; services are {', '.join(SERVICE_NAMES)}")
+        if name not in self._built:
+            self._built[name] = _BUILDERS[name](self._env, self._hook, self._plugin)
+        return self._built[name]
+
+    def __iter__(self):
+        return iter(SERVICE_NAMES)
+
+    def __len__(self) -> int:
+        return len(SERVICE_NAMES)
+
+    def built(self, name: str):
+        """The service if the plugin used it, else None (nothing is built)."""
+        return self._built.get(name)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError as error:
+            raise AttributeError(str(error)) from None
+
+
+def _build_db(env: RunEnv, hook: str, plugin: str):
+    return env.store.data_db()
+
+
+def _build_config(env: RunEnv, hook: str, plugin: str):
+    return Project(env.project_dir, store=env.store).config     # the run's store
+
+
+def _build_jobs(env: RunEnv, hook: str, plugin: str):
+    return JobScheduler(env, hook, plugin)
+
+
+def _build_log(env: RunEnv, hook: str, plugin: str):
+    return PluginLogger(env, hook, plugin)
+
+
+_BUILDERS = {"config": _build_config, "db": _build_db, "jobs": _build_jobs, "log": _build_log}

@@ -1,0 +1,122 @@
+"""Runs one plugin task where Dask puts it: the function at every node of a run's graph.
+
+It never raises: every result, failure, skip or cancel becomes an Outcome, and the
+start and end are reported as events (without the output, which stays on the
+worker). A completed output is checkpointed before success is reported; a task
+being resumed restores its checkpoint instead of running; a cached plugin may
+reuse an earlier output.
+"""
+from __future__ import annotations
+
+import time
+
+from distributed import get_worker
+
+from dataflow.worker.attempts import run_with_retries
+from dataflow.worker.cache import cache_key, cached_output, remember
+from dataflow.worker.cancel_flags import cancel_reason
+from dataflow.worker.checkpoints import existing_checkpoint, load_checkpoint, save_checkpoint
+from dataflow.events import emit
+from dataflow.model import COMPLETED, FAILED, SKIPPED, Outcome
+
+
+def _worker_address() -> str | None:
+    try:
+        return get_worker().address
+    except ValueError:
+        return None
+
+
+def _event(env, task, kind: str, **fields) -> dict:
+    return {"kind": kind, "run_id": env.run_id, "task_id": task.task_id,
+            "hook": task.hook, "plugin": task.plugin, **fields}
+
+
+def _not_run(env, task, upstream) -> Outcome | None:
+    reason = cancel_reason(env.run_id, task.plugin)
+    if reason is not None:
+        return Outcome(task.plugin, task.hook, reason, error=f"{reason} before it started")
+    for outcome in upstream:
+        if outcome.stops_pipeline:
+            return Outcome(task.plugin, task.hook, SKIPPED, stops_pipeline=True,
+                           error=f"skipped: {outcome.plugin} ({outcome.hook}) stopped the pipeline")
+    if task.mode == "skip":
+        return Outcome(task.plugin, task.hook, SKIPPED, error="not re-run (resume --failed-only)")
+    return None
+
+
+def _restored(env, task) -> Outcome:
+    """A task completed in the run being resumed: its checkpoint, not a new run."""
+    if task.restore is None:       # marked success by an operator: no output to pass on
+        return Outcome(task.plugin, task.hook, COMPLETED, extra={"reused": "marked_success",
+                                                                  "no_output": True})
+    output = load_checkpoint(env.store, task.restore)
+    return Outcome(task.plugin, task.hook, COMPLETED, output=output,
+                   extra={"reused": "checkpoint", "checkpoint": task.restore})
+
+
+def _recomputed(env, task) -> Outcome | None:
+    """The output this run already checkpointed for the task (its worker died since)."""
+    ref = existing_checkpoint(env, task.task_id)
+    if ref is None:
+        return None
+    try:
+        output = load_checkpoint(env.store, ref)
+    except FileNotFoundError:
+        return None
+    return Outcome(task.plugin, task.hook, COMPLETED, output=output,
+                   extra={"reused": "checkpoint", "checkpoint": ref})
+
+
+def _computed(env, task, upstream) -> Outcome:
+    earlier = _recomputed(env, task)
+    if earlier is not None:
+        return earlier
+    inputs = {o.plugin: o.output for o in upstream if o.ok and not o.extra.get("no_output")}
+    key = cache_key(task, upstream) if task.cache_ttl and env.use_cache else None
+    if key is not None:
+        hit, output = cached_output(env, key)
+        if hit:
+            return Outcome(task.plugin, task.hook, COMPLETED, output=output,
+                           extra={"reused": "cache", "cache_key": key})
+    emit(_event(env, task, "task_started", started=time.time(), worker=_worker_address()))
+    outcome = run_with_retries(env, task, inputs)
+    reason = cancel_reason(env.run_id, task.plugin)
+    if reason is not None and outcome.status in (FAILED, COMPLETED):
+        # it stopped because it was asked to: whatever it returned is partial
+        outcome.status, outcome.stops_pipeline = reason, False
+        outcome.error = outcome.error or f"{reason}: the plugin stopped when asked"
+    if outcome.ok:
+        outcome.extra["checkpoint"] = save_checkpoint(env, task.task_id, outcome.output)
+        if key is not None:
+            remember(env, key, task.plugin, outcome.extra["checkpoint"], task.cache_ttl)
+            outcome.extra["cache_key"] = key
+    return outcome
+
+
+def _outcome(env, task, upstream) -> Outcome:
+    skipped = _not_run(env, task, upstream)
+    if skipped is not None:
+        skipped.extra["not_started"] = True
+        return skipped
+    try:
+        if task.mode == "restore":
+            try:
+                return _restored(env, task)
+            except FileNotFoundError:      # checkpoint cleaned up: run the task again
+                pass
+        return _computed(env, task, upstream)
+    except Exception as error:       # checkpoint or cache trouble: the task fails, visibly
+        return Outcome(task.plugin, task.hook, FAILED, error=f"{type(error).__name__}: {error}",
+                       stops_pipeline=task.fail_hard)
+
+
+def execute_task(env, task, *upstream: Outcome) -> Outcome:
+    """Run `task` (a PlannedTask) of run `env` with the outcomes of the previous hook."""
+    started = time.time()
+    outcome = _outcome(env, task, upstream)
+    if not outcome.extra.pop("not_started", False):   # skipped tasks have no start time
+        outcome.started = outcome.started or started
+    outcome.finished, outcome.worker = time.time(), _worker_address()
+    emit(_event(env, task, "task_finished", **outcome.meta()))
+    return outcome
