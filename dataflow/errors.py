@@ -1,14 +1,32 @@
 """Every error dataflow raises on purpose, under one root.
 
-    DataflowError
-    ├── ConfigError            a config file or value is wrong (carries Problems)
-    ├── PluginError            a plugin cannot be loaded or is unknown
-    ├── StoreError             the run-history store is unreachable or inconsistent
-    ├── RunNotFound            no run with that id
-    └── PipelineNotFound       no pipeline with that name
+    DataflowError                    the CLI prints these without a traceback
+    ├── NotFound                     404: no such thing
+    │   ├── RunNotFound              no run with that id (or the prefix is ambiguous)
+    │   ├── PipelineNotFound         no pipeline with that name
+    │   └── PluginNotFound           no plugin with that id (also a PluginError)
+    ├── Conflict                     409: the request clashes with the current state
+    │   ├── NotRunning               cancel of a run that is not running
+    │   ├── StillRunning             an action that needs a finished run
+    │   ├── NotResumable             resume of a run in a status that cannot be resumed
+    │   └── AlreadyExists            a name already taken (duplicate)
+    ├── InvalidInput                 422: the user's input is wrong (carries Problems)
+    │   ├── ConfigError              a config file is wrong
+    │   ├── ConfigValidationError    a plugin config does not match its CONFIG_SCHEMA
+    │   └── PipelineValidationError  a stored pipeline definition is wrong
+    ├── StoreUnavailable             503: MongoDB cannot be reached (says how to fix it)
+    │   └── EmbeddedStoreError       the embedded server could not be started
+    ├── PluginError                  a plugin is unknown or cannot be used
+    │   └── PluginFailed             a plugin raised (its id, hook, error)
+    │       ├── FatalError           a plugin logged FATAL: the pipeline stops
+    │       └── OutputInvalid        a plugin's output breaks its OUTPUT_SCHEMA
+    ├── RunTimeout                   a run did not end within the caller's timeout
+    ├── AlertSendError               a Slack or email alert could not be delivered
+    └── JobsCancelled                a plugin's jobs were cancelled with its run
 
-A `Problem` is one thing wrong with the user's input: where (file, key, line),
-what, and how to fix it. Validation collects all of them before failing.
+`StoreError` is the historic name of `StoreUnavailable`. A `Problem` is one thing
+wrong with the user's input: where (file, key, line), what, and how to fix it.
+Validation collects all of them before failing.
 """
 from __future__ import annotations
 
@@ -41,26 +59,115 @@ class Problem:
 class DataflowError(Exception):
     """Root of dataflow's own errors; the CLI prints these without a traceback."""
 
+    exit_code = 1
 
-class ConfigError(DataflowError):
-    """The project's configuration is invalid; `problems` lists every issue."""
 
-    def __init__(self, problems: list[Problem] | Problem):
-        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
-        count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} in the project configuration"
-        super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in self.problems))
+class NotFound(DataflowError):
+    """Something asked for by id or name does not exist."""
+
+
+class Conflict(DataflowError):
+    """The request is valid but clashes with the current state of a run or a name."""
+
+
+class InvalidInput(DataflowError):
+    """The user's input is wrong; `problems` says where and how to fix it."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        self.problems = list(problems or [])
+        super().__init__(message)
+
+    def field_errors(self) -> list[dict]:
+        """[{field, message}] for an API or a form to show at the field."""
+        return [{"field": p.key, "message": p.message} for p in self.problems]
+
+
+class StoreUnavailable(DataflowError):
+    """The store (MongoDB) cannot be reached or used; the message says how to fix it."""
+
+
+StoreError = StoreUnavailable
+
+
+class EmbeddedStoreError(StoreUnavailable):
+    """The embedded server could not be started or reached."""
 
 
 class PluginError(DataflowError):
     """A plugin is unknown or cannot be used."""
 
 
-class StoreError(DataflowError):
-    """The store (MongoDB) cannot be reached or used."""
+class PluginFailed(PluginError):
+    """A plugin's code raised or refused its output."""
 
 
-class RunNotFound(DataflowError):
+class FatalError(PluginFailed):
+    """Raised by `log.fatal(...)`: the plugin failed and the pipeline stops."""
+
+
+class OutputInvalid(PluginFailed):
+    """The output does not match OUTPUT_SCHEMA (never retried: the code would do it again)."""
+
+
+class RunTimeout(DataflowError, TimeoutError):
+    """A run did not end within the time its caller allowed; it was cancelled."""
+
+    def __init__(self, run_id: str, timeout: float, status: str):
+        self.run_id, self.timeout, self.status = run_id, timeout, status
+        super().__init__(f"run {run_id} did not end within {timeout:g}s; it was cancelled "
+                         f"(now {status}); resume it with `dataflow resume {run_id[:12]}`")
+
+
+class AlertSendError(DataflowError):
+    """An alert channel could not deliver an alert; the message is already free of secrets."""
+
+
+class JobsCancelled(DataflowError):
+    """The run was cancelled while the plugin waited on its jobs."""
+
+
+class ConfigError(InvalidInput):
+    """The project's configuration is invalid; `problems` lists every issue."""
+
+    def __init__(self, problems: list[Problem] | Problem):
+        listed = [problems] if isinstance(problems, Problem) else list(problems)
+        count = len(listed)
+        head = f"{count} problem{'s' if count != 1 else ''} in the project configuration"
+        super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in listed), listed)
+
+
+def _field_lines(errors: list[dict]) -> str:
+    return "\n".join(f"  - {e['field']}: {e['message']}" for e in errors)
+
+
+class ConfigValidationError(InvalidInput):
+    """A config does not match the plugin's CONFIG_SCHEMA; `errors` has one entry a field."""
+
+    def __init__(self, plugin_id: str, pipeline: str, errors: list[dict], saving: bool = True):
+        self.plugin_id, self.pipeline, self.errors = plugin_id, pipeline, errors
+        if saving:
+            head, fix = "is invalid (nothing was saved)", "correct these fields and try again"
+        else:
+            head = "does not match its CONFIG_SCHEMA"
+            fix = (f"see where each value comes from with `dataflow config show {plugin_id} "
+                   f"--pipeline {pipeline}`, then correct it there")
+        problems = [Problem("", e["field"], e["message"]) for e in errors]
+        super().__init__(f"config of plugin {plugin_id!r} for pipeline {pipeline!r} {head}:\n"
+                         f"{_field_lines(errors)}\nfix: {fix}", problems)
+
+
+class PipelineValidationError(InvalidInput):
+    """A pipeline definition breaks the pipelines.yaml rules; `errors` has one entry a field."""
+
+    def __init__(self, name, errors: list[dict]):
+        self.name, self.errors = name, errors
+        problems = [Problem("", e["field"], e["message"]) for e in errors]
+        super().__init__(f"pipeline {name!r} is invalid (nothing was saved):\n"
+                         f"{_field_lines(errors)}\nfix: correct these fields and try again",
+                         problems)
+
+
+class RunNotFound(NotFound):
     def __init__(self, run_id: str, ambiguous: bool = False):
         self.run_id = run_id
         if ambiguous:
@@ -70,7 +177,7 @@ class RunNotFound(DataflowError):
             super().__init__(f"no run with id {run_id!r}; list runs with `dataflow runs`")
 
 
-class PipelineNotFound(DataflowError):
+class PipelineNotFound(NotFound):
     def __init__(self, name: str, known: list[str]):
         self.name = name
         known_text = ", ".join(sorted(known)) or "none defined"
@@ -78,3 +185,33 @@ class PipelineNotFound(DataflowError):
             f"no pipeline named {name!r} (known: {known_text}); define it under `pipelines:` "
             f"in config/pipelines.yaml, or store it with `dataflow pipelines create {name} "
             "--hooks HOOK,...`")
+
+
+class PluginNotFound(NotFound, PluginError):
+    def __init__(self, plugin_id: str, where: str):
+        self.plugin_id = plugin_id
+        super().__init__(f"no plugin named {plugin_id!r} {where}")
+
+
+class NotRunning(Conflict):
+    """Only a running run can be cancelled."""
+
+
+class StillRunning(Conflict):
+    """The action needs a run that has finished."""
+
+
+class NotResumable(Conflict):
+    """The run's status does not allow a resume."""
+
+
+class AlreadyExists(Conflict):
+    """The name is already taken."""
+
+
+class PluginStopped(BaseException):
+    """Raised inside a plugin's thread to stop it hard after the grace period.
+
+    A BaseException, outside the tree above, so that a plugin's own `except Exception`
+    does not swallow it.
+    """

@@ -8,15 +8,20 @@ plugin outputs, only small metadata.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from distributed import get_worker
+from distributed import Worker, get_worker
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 TOPIC = "dataflow"
 _local_listeners: list = []
 _local_lock = threading.Lock()
 
 
-def current_worker():
+def current_worker() -> Worker | None:
     """The Dask worker running this thread's task, or None outside a task."""
     try:
         return get_worker()
@@ -24,7 +29,7 @@ def current_worker():
         return None
 
 
-def emit(event: dict, worker=None) -> None:
+def emit(event: dict, worker: Worker | None = None) -> None:
     """Send one event to whoever orchestrates the run.
 
     Pass `worker` from threads that are not a task's own (callbacks, helpers):
@@ -40,12 +45,12 @@ def emit(event: dict, worker=None) -> None:
     worker.log_event(TOPIC, event)
 
 
-def add_local_listener(listener) -> None:
+def add_local_listener(listener: Callable[[dict], None]) -> None:
     with _local_lock:
         _local_listeners.append(listener)
 
 
-def remove_local_listener(listener) -> None:
+def remove_local_listener(listener: Callable[[dict], None]) -> None:
     with _local_lock:
         if listener in _local_listeners:
             _local_listeners.remove(listener)
@@ -55,7 +60,7 @@ _routes: dict[int, list] = {}      # id(client) -> the routes of the engines usi
 _routes_lock = threading.Lock()
 
 
-def subscribe(client, route) -> None:
+def subscribe(client: Client, route: Callable[[dict], None]) -> None:
     """Deliver this client's dataflow events to `route` too (one subscription a client).
 
     distributed keeps one handler per topic per client, so engines sharing a client
@@ -74,7 +79,7 @@ def _fan_out(routes: list, event: dict) -> None:
         route(event)
 
 
-def unsubscribe(client, route) -> None:
+def unsubscribe(client: Client, route: Callable[[dict], None]) -> None:
     with _routes_lock:
         routes = _routes.get(id(client), [])
         if route in routes:

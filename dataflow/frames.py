@@ -3,10 +3,13 @@
 pymongo rejects numpy scalars (``numpy.int64``) and ``pd.NaT``; this module is the one
 place that turns pandas rows into BSON-safe dicts and back, and that writes them in bulk.
 """
+from __future__ import annotations
+
 import datetime
 import hashlib
 import json
 import math
+from typing import Any
 
 import bson
 import numpy as np
@@ -16,7 +19,7 @@ INSERT_CHUNK_SIZE = 5_000
 FINGERPRINTS = "_dataflow_fingerprints"     # what replace_documents last wrote, per filter
 
 
-def to_bson_value(value):
+def to_bson_value(value: Any) -> Any:
     """Return ``value`` as a type pymongo encodes: Python scalars, datetimes or None."""
     if value is None or value is pd.NaT or value is pd.NA:
         return None
@@ -35,7 +38,7 @@ def to_bson_value(value):
     return value
 
 
-def frame_to_documents(df, **constant_fields):
+def frame_to_documents(df: pd.DataFrame, **constant_fields: Any) -> list[dict]:
     """One BSON-safe dict per row; a DatetimeIndex named ``date`` becomes a ``date`` field.
 
     ``constant_fields`` (e.g. ``ticker="AAPL"``) are added to every document.
@@ -54,7 +57,7 @@ def frame_to_documents(df, **constant_fields):
     ]
 
 
-def documents_to_frame(docs, index="date"):
+def documents_to_frame(docs, index="date") -> pd.DataFrame:
     """A DataFrame of ``docs`` without ``_id``, indexed (and sorted) by ``index`` if present."""
     frame = pd.DataFrame(list(docs))
     if "_id" in frame.columns:
@@ -75,7 +78,7 @@ def _fingerprint(docs) -> str:
     return digest.hexdigest()
 
 
-def replace_documents(collection, filter, docs, chunk_size=INSERT_CHUNK_SIZE):
+def replace_documents(collection, filter, docs, chunk_size=INSERT_CHUNK_SIZE) -> int:
     """Make what ``filter`` matches be exactly ``docs``; do nothing if ``docs`` is empty.
 
     Returns the number of documents ``filter`` now matches.  When the same documents

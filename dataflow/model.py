@@ -1,13 +1,98 @@
-"""What one plugin task produced: its status, its output, and why, if it failed."""
+"""The values passed between the orchestrating process and the workers (all pickle).
+
+    RunPlan      a pipeline resolved into hooks → tasks, each with its config
+    PlannedTask  one (hook, plugin) task with everything a worker needs to run it
+    RunEnv       what every task of one run shares (ids, store, settings)
+    Outcome      what one task produced: its status, its output, and why it failed
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-# Task statuses. A run's status is derived from its tasks' (see engine).
-PENDING, RUNNING, COMPLETED, FAILED = "pending", "running", "completed", "failed"
-SKIPPED, CANCELLED, TIMED_OUT = "skipped", "cancelled", "timed_out"
-FINAL_TASK_STATUSES = (COMPLETED, FAILED, SKIPPED, CANCELLED, TIMED_OUT)
+from dataflow.statuses import TaskStatus
+
+if TYPE_CHECKING:
+    from dataflow.plugins.loader import PluginRef
+    from dataflow.store.connection import StoreAddress
+
+
+# Dask priorities of the named levels (pipelines, plugins and jobs may also give integers).
+PRIORITY_VALUES = {"low": -10, "normal": 0, "high": 10, "critical": 20}
+
+
+def priority_value(priority: str | int | None) -> int:
+    if isinstance(priority, int):
+        return priority
+    try:
+        return PRIORITY_VALUES[priority or "normal"]
+    except KeyError:
+        raise ValueError(f"priority must be one of {', '.join(PRIORITY_VALUES)} "
+                         f"or an integer, got {priority!r}") from None
+
+
+@dataclass(frozen=True)
+class RunEnv:
+    """What every task of a run shares; small and picklable."""
+
+    run_id: str
+    pipeline: str
+    project_dir: str
+    store: StoreAddress
+    start_time: datetime
+    dry_run: bool = False               # always False: a dry run runs no plugin code
+    priority: str = "normal"
+    log_level: str = "INFO"
+    checkpoints: str = "files"          # files | gridfs | off (see worker/checkpoints.py)
+    use_cache: bool = True
+    retry: dict = field(default_factory=dict)   # the central retry policy
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    """One (hook, plugin) task of a run, with everything a worker needs to run it."""
+
+    hook: str
+    hook_index: int
+    plugin: str
+    ref: PluginRef
+    version: str
+    config: dict = field(compare=False)
+    fail_hard: bool = False
+    output_schema: dict | None = field(default=None, compare=False)
+    priority: str | None = None
+    deadline: float | None = None      # seconds; past it the task is stopped as timed_out
+    retry: dict = field(default_factory=dict, compare=False)   # the plugin's RETRY
+    cache_ttl: float | None = None     # CACHE = {"ttl": s}: reuse outputs this long
+    mode: str = "run"                  # run | restore (from a checkpoint) | skip (resume)
+    restore: dict | None = field(default=None, compare=False)  # checkpoint reference
+
+    @property
+    def task_id(self) -> str:
+        return f"{self.hook}.{self.plugin}"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A pipeline resolved for one run: its hooks in order and the tasks of each."""
+
+    pipeline: str
+    hooks: tuple[str, ...]
+    stages: tuple[tuple[PlannedTask, ...], ...]     # one tuple of tasks per hook
+    priority: str = "normal"
+
+    @property
+    def tasks(self) -> list[PlannedTask]:
+        return [task for stage in self.stages for task in stage]
+
+    def describe(self) -> dict:
+        """The plan as plain data (dry run, API)."""
+        return {"pipeline": self.pipeline, "priority": self.priority, "hooks": [
+            {"hook": hook, "plugins": [
+                {"id": t.plugin, "version": t.version, "fail_hard": t.fail_hard,
+                 "config": t.config} for t in stage]}
+            for hook, stage in zip(self.hooks, self.stages)]}
 
 
 @dataclass
@@ -16,7 +101,7 @@ class Outcome:
 
     plugin: str
     hook: str
-    status: str
+    status: TaskStatus
     output: Any = None
     error: str | None = None
     traceback: str | None = None
@@ -28,11 +113,11 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status == COMPLETED
+        return self.status == TaskStatus.COMPLETED
 
     def meta(self) -> dict:
         """Everything but the output: what the history and the CLI need."""
-        return {"plugin": self.plugin, "hook": self.hook, "status": self.status,
+        return {"plugin": self.plugin, "hook": self.hook, "status": TaskStatus(self.status).value,
                 "error": self.error, "traceback": self.traceback,
                 "stops_pipeline": self.stops_pipeline, "started": self.started,
                 "finished": self.finished, "worker": self.worker, **self.extra}

@@ -8,16 +8,22 @@ import os
 import weakref
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dataflow.config.manager import ConfigManager
 from dataflow.errors import ConfigError
 from dataflow.plugins.registry import PluginRegistry
 from dataflow.config.settings import Settings, read_settings
 from dataflow.run.interrupted import recover_interrupted
-from dataflow.config.pipelines import ProjectSpec, read_spec
+from dataflow.config.pipelines import Pipeline, PipelinesFile, read_pipelines_file
 from dataflow.store.connection import StoreAddress, connect_store, resolve_address
 from dataflow.store.recorder import Recorder
 from dataflow.store.schema import ensure_schema
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
+
+    from dataflow.config.yaml_file import YamlDocument
 
 
 _open_projects: "weakref.WeakSet[Project]" = weakref.WeakSet()
@@ -29,7 +35,7 @@ def close_all_projects() -> None:
         project.close()
 
 
-def resolve_project_dir(directory=None) -> Path:
+def resolve_project_dir(directory: str | os.PathLike[str] | None = None) -> Path:
     """--project, else DATAFLOW_PROJECT, else the current directory."""
     chosen = directory or os.environ.get("DATAFLOW_PROJECT") or os.getcwd()
     return Path(chosen).expanduser().resolve()
@@ -38,7 +44,8 @@ def resolve_project_dir(directory=None) -> Path:
 class Project:
     """The façade the CLI, the API, the notebooks and the engine share."""
 
-    def __init__(self, directory=None, store: StoreAddress | None = None):
+    def __init__(self, directory: str | os.PathLike[str] | None = None,
+                 store: StoreAddress | None = None):
         """`store`: use this store (e.g. a run's, on a Dask worker) instead of resolving one."""
         self.directory = resolve_project_dir(directory)
         if store is not None:
@@ -46,12 +53,12 @@ class Project:
         _open_projects.add(self)
 
     @cached_property
-    def _settings_read(self):
+    def _settings_read(self) -> tuple[Settings, YamlDocument, list]:
         return read_settings(self.directory)
 
     @cached_property
-    def _spec_read(self):
-        return read_spec(self.directory)
+    def _pipelines_read(self) -> tuple[PipelinesFile, YamlDocument, list]:
+        return read_pipelines_file(self.directory)
 
     @property
     def settings(self) -> Settings:
@@ -61,21 +68,26 @@ class Project:
         return settings
 
     @property
-    def yaml_spec(self) -> ProjectSpec:
+    def yaml_pipelines(self) -> PipelinesFile:
         """The pipelines of config/pipelines.yaml alone."""
-        spec, _, problems = self._spec_read
+        spec, _, problems = self._pipelines_read
         if problems:
             raise ConfigError(problems)
         return spec
 
     @property
-    def spec(self) -> ProjectSpec:
+    def pipelines_file(self) -> PipelinesFile:
         """YAML pipelines plus those stored in the database (read fresh each time);
         on a name both define, YAML wins and the stored one is ignored."""
-        return self.config.spec()
+        return self.config.pipelines_file()
+
+    @property
+    def pipelines(self) -> dict[str, Pipeline]:
+        """Every pipeline that runs, by name (YAML and stored; read fresh each time)."""
+        return self.pipelines_file.pipelines
 
     def file_problems(self) -> list:
-        return self._settings_read[2] + self._spec_read[2]
+        return self._settings_read[2] + self._pipelines_read[2]
 
     @cached_property
     def registry(self) -> PluginRegistry:
@@ -96,7 +108,7 @@ class Project:
         return address
 
     @property
-    def db(self):
+    def db(self) -> Database[Any]:
         """dataflow's own database (runs, tasks, logs, configs)."""
         return self.store.system_db()
 
@@ -110,7 +122,7 @@ class Project:
 
     def reload(self) -> list[str]:
         """Re-read YAML and plugins (hot reload); returns the plugins that changed."""
-        for name in ("_settings_read", "_spec_read", "config"):
+        for name in ("_settings_read", "_pipelines_read", "config"):
             self.__dict__.pop(name, None)
         return self.registry.reload()
 

@@ -1,4 +1,4 @@
-"""Commands that act on runs: `cancel`."""
+"""`dataflow cancel RUN_ID [--plugin ID]`: stop a run (or one plugin) wherever it runs."""
 from __future__ import annotations
 
 import sys
@@ -7,17 +7,16 @@ import time
 import click
 
 from dataflow.cli.common import console, handles_errors, open_project, project_option, styled
-from dataflow.store.control import request_cancel_in_store
+from dataflow.statuses import FINAL_RUN_STATUSES, UNFINISHED_TASK_STATUSES
+from dataflow.store.control import request_cancel
 from dataflow.store.history import get_run
-
-FINAL_RUN = ("completed", "completed_with_errors", "failed", "cancelled", "interrupted")
 
 
 def _ended(run: dict, plugin: str | None) -> bool:
     if plugin is None:
-        return run.get("status") in FINAL_RUN
-    task = next((t for t in run["tasks"] if t["plugin"] == plugin), {})
-    return task.get("status") not in (None, "pending", "running")
+        return run.get("status") in FINAL_RUN_STATUSES
+    task: dict = next((t for t in run["tasks"] if t["plugin"] == plugin), {})
+    return task.get("status") is not None and task["status"] not in UNFINISHED_TASK_STATUSES
 
 
 @click.command("cancel")
@@ -28,7 +27,7 @@ def _ended(run: dict, plugin: str | None) -> bool:
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait at most.")
 @project_option
 @handles_errors
-def cancel_command(run_id, plugin, wait, timeout, project_dir):
+def cancel_command(run_id, plugin, wait, timeout, project_dir) -> None:
     """Cancel a running run, or one plugin of it (--plugin).
 
     Queued tasks never start; running plugins see context.cancelled() and get
@@ -36,7 +35,7 @@ def cancel_command(run_id, plugin, wait, timeout, project_dir):
     cluster.cancel_grace_seconds. Exit 0 once stopped, 1 on timeout.
     """
     db = open_project(project_dir).db
-    full_id = request_cancel_in_store(db, run_id, plugin)
+    full_id = request_cancel(db, run_id, plugin)
     what = f"plugin {plugin} of run {full_id}" if plugin else f"run {full_id}"
     console.print(f"cancel requested for {what}")
     if not wait:

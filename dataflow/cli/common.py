@@ -5,43 +5,48 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
-from dataflow.errors import ConfigError, DataflowError
+from dataflow.errors import DataflowError, StoreUnavailable
 from dataflow.project import Project
+from dataflow.statuses import RunStatus, TaskStatus
 
-# Exit codes: 0 success, 1 failed run or invalid input, 3 completed with errors, 4 cancelled.
-EXIT_CODES = {"completed": 0, "failed": 1, "completed_with_errors": 3, "cancelled": 4,
-              "interrupted": 1, "timed_out": 1}
+# Exit codes: 0 success, 1 failed run or invalid input, 2 a bug, 3 completed with errors,
+# 4 cancelled.
+EXIT_CODES: dict[str, int] = {RunStatus.COMPLETED: 0, RunStatus.FAILED: 1, RunStatus.COMPLETED_WITH_ERRORS: 3,
+              RunStatus.CANCELLED: 4, RunStatus.INTERRUPTED: 1, TaskStatus.TIMED_OUT: 1}
 
 # Piped output gets a wide fixed width so tables are not folded into narrow columns.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 
-def project_option(function):
+def project_option(function: Callable[..., Any]) -> Callable[..., Any]:
     """--project DIR on every command (default: DATAFLOW_PROJECT, else the current dir)."""
     return click.option("--project", "project_dir", envvar="DATAFLOW_PROJECT",
                         type=click.Path(file_okay=False), default=None,
                         help="Project directory (default: $DATAFLOW_PROJECT or the current one).")(function)
 
 
-def handles_errors(function):
+def handles_errors(function: Callable[..., Any]) -> Callable[..., Any]:
     """Print dataflow's own errors plainly (no traceback) and exit non-zero."""
     @functools.wraps(function)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except ConfigError as error:
-            err_console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
-            sys.exit(1)
+        except StoreUnavailable as error:
+            err_console.print(f"[red]store unavailable:[/red] {escape(str(error))}",
+                              soft_wrap=True)
+            sys.exit(error.exit_code)
         except DataflowError as error:
             err_console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
-            sys.exit(1)
+            sys.exit(error.exit_code)
         except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
             raise
         except Exception as error:          # a bug: say so plainly, traceback only on request
@@ -54,7 +59,7 @@ def handles_errors(function):
     return wrapper
 
 
-def open_project(project_dir) -> Project:
+def open_project(project_dir: str | None) -> Project:
     return Project(project_dir)
 
 
@@ -72,9 +77,10 @@ def print_json(data) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-STATUS_STYLE = {"completed": "green", "failed": "red", "completed_with_errors": "yellow",
-                "cancelled": "magenta", "skipped": "dim", "running": "cyan", "pending": "dim",
-                "timed_out": "red", "interrupted": "red"}
+STATUS_STYLE: dict[str, str] = {TaskStatus.COMPLETED: "green", TaskStatus.FAILED: "red",
+                RunStatus.COMPLETED_WITH_ERRORS: "yellow", TaskStatus.CANCELLED: "magenta",
+                TaskStatus.SKIPPED: "dim", TaskStatus.RUNNING: "cyan", TaskStatus.PENDING: "dim",
+                TaskStatus.TIMED_OUT: "red", TaskStatus.INTERRUPTED: "red"}
 
 
 def styled(status: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -14,17 +16,20 @@ from dataflow.cli.common import (console, handles_errors, open_project, print_js
 from dataflow.cli.config_values import parse_values
 from dataflow.run.plan import plugins_for_hook
 
+if TYPE_CHECKING:
+    from dataflow.project import Project
+
 LAYERS_NOTE = ("sources, lowest first: default (the plugin's CONFIG_SCHEMA) < yaml "
                "(config/pipelines.yaml: plugin_config, then pipelines.{pipeline}.config) < stored "
                "(`dataflow config set`)")
 
 
-def pipeline_option(function):
+def pipeline_option(function: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--pipeline", "-p", required=True,
                         help="The pipeline the config is for.")(function)
 
 
-def json_option(function):
+def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print as JSON.")(function)
 
 
@@ -40,7 +45,7 @@ def compact(value) -> str:
 
 
 @click.group("config")
-def config_group():
+def config_group() -> None:
     """Plugin config per pipeline: show it, set it, list and restore its versions.
 
     The effective config of a plugin in a pipeline is layered, lowest first:
@@ -79,7 +84,7 @@ def _print_description(shown: dict) -> None:
 @json_option
 @project_option
 @handles_errors
-def show_command(plugin, pipeline, as_json, project_dir):
+def show_command(plugin, pipeline, as_json, project_dir) -> None:
     """Print PLUGIN's effective config in a pipeline and where each top-level value comes
     from: default, yaml or stored."""
     shown = open_project(project_dir).config.describe_config(plugin, pipeline)
@@ -89,8 +94,8 @@ def show_command(plugin, pipeline, as_json, project_dir):
         _print_description(shown)
 
 
-def _runs_in(project, plugin: str, pipeline: str) -> bool:
-    hooks = project.spec.pipelines[pipeline].hooks
+def _runs_in(project: Project, plugin: str, pipeline: str) -> bool:
+    hooks = project.pipelines[pipeline].hooks
     return any(plugin in plugins_for_hook(project, pipeline, hook) for hook in hooks)
 
 
@@ -105,7 +110,8 @@ def _runs_in(project, plugin: str, pipeline: str) -> bool:
 @click.option("--author", default=None, help="Recorded with the version (default: cli:$USER).")
 @project_option
 @handles_errors
-def set_command(plugin, assignments, pipeline, json_text, file_path, replace, author, project_dir):
+def set_command(plugin, assignments, pipeline, json_text, file_path, replace, author,
+                project_dir) -> None:
     """Store new config values for PLUGIN in a pipeline, as a new version.
 
     Give the values one way: KEY=VALUE pairs (each VALUE is read as YAML, so
@@ -134,7 +140,7 @@ def set_command(plugin, assignments, pipeline, json_text, file_path, replace, au
 @json_option
 @project_option
 @handles_errors
-def history_command(plugin, pipeline, as_json, project_dir):
+def history_command(plugin, pipeline, as_json, project_dir) -> None:
     """List the stored versions of PLUGIN's config in a pipeline, newest first."""
     versions = open_project(project_dir).config.history(plugin, pipeline)
     if as_json:
@@ -164,7 +170,7 @@ def history_command(plugin, pipeline, as_json, project_dir):
 @click.option("--author", default=None, help="Recorded with the version (default: cli:$USER).")
 @project_option
 @handles_errors
-def restore_command(plugin, pipeline, version, author, project_dir):
+def restore_command(plugin, pipeline, version, author, project_dir) -> None:
     """Store an earlier version of PLUGIN's config again, as a new version (validated
     against the plugin's current CONFIG_SCHEMA like any change)."""
     record = open_project(project_dir).config.restore(plugin, pipeline, version,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from dataflow.errors import DataflowError
+from dataflow.errors import InvalidInput
 
 TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
@@ -30,7 +30,7 @@ def _yaml_value(key: str, text: str):
         return yaml.load(text, Loader=PlainLoader)
     except yaml.YAMLError as error:
         reason = getattr(error, "problem", None) or str(error)
-        raise DataflowError(
+        raise InvalidInput(
             f"the value of {key!r} ({text!r}) is not valid YAML: {reason}; quote it to pass a "
             f"string, e.g. {key}=\"'{text}'\"") from None
 
@@ -41,7 +41,7 @@ def _set_path(values: dict, key: str, value) -> None:
     for part in parts[:-1]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise DataflowError(f"{key!r} sets a field inside {part!r}, which is also given a "
+            raise InvalidInput(f"{key!r} sets a field inside {part!r}, which is also given a "
                                 "plain value; give one or the other")
         node = child
     node[parts[-1]] = value
@@ -54,7 +54,7 @@ def parse_assignments(assignments) -> dict:
         key, equals, text = item.partition("=")
         key = key.strip()
         if not equals or not key or any(not part for part in key.split(".")):
-            raise DataflowError(f"{item!r} is not KEY=VALUE; write e.g. window=5 (a dotted key "
+            raise InvalidInput(f"{item!r} is not KEY=VALUE; write e.g. window=5 (a dotted key "
                                 "such as bands.width=2 sets a nested field)")
         _set_path(values, key, _yaml_value(key, text))
     return values
@@ -64,10 +64,10 @@ def parse_json(text: str) -> dict:
     try:
         values = json.loads(text)
     except json.JSONDecodeError as error:
-        raise DataflowError(f"--json is not valid JSON: {error.msg} at line {error.lineno} "
+        raise InvalidInput(f"--json is not valid JSON: {error.msg} at line {error.lineno} "
                             f"column {error.colno}; write e.g. --json '{{\"window\": 5}}'") from None
     if not isinstance(values, dict):
-        raise DataflowError(f"--json must be a JSON object of fields, got {type(values).__name__}; "
+        raise InvalidInput(f"--json must be a JSON object of fields, got {type(values).__name__}; "
                             "write e.g. --json '{\"window\": 5}'")
     return values
 
@@ -78,15 +78,15 @@ def parse_file(path: str) -> dict:
         text = Path(path).read_text(encoding="utf-8")
         values = yaml.load(text, Loader=PlainLoader)
     except (OSError, UnicodeDecodeError) as error:
-        raise DataflowError(f"cannot read {path}: {error}") from None
+        raise InvalidInput(f"cannot read {path}: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else path
         reason = getattr(error, "problem", None) or str(error)
-        raise DataflowError(f"{where}: YAML syntax error: {reason}; fix the file and try "
+        raise InvalidInput(f"{where}: YAML syntax error: {reason}; fix the file and try "
                             "again") from None
     if not isinstance(values, dict):
-        raise DataflowError(f"{path} must hold a mapping of fields (`window: 5` lines or a "
+        raise InvalidInput(f"{path} must hold a mapping of fields (`window: 5` lines or a "
                             f"JSON object), got {type(values).__name__}")
     return values
 
@@ -95,8 +95,11 @@ def parse_values(assignments, json_text: str | None, file_path: str | None) -> d
     """The new values, given exactly one way."""
     given = [bool(assignments), json_text is not None, file_path is not None]
     if sum(given) != 1:
-        raise DataflowError("give the new values one way: KEY=VALUE ..., --json '{...}' or "
+        raise InvalidInput("give the new values one way: KEY=VALUE ..., --json '{...}' or "
                             "--file FILE")
     if assignments:
         return parse_assignments(assignments)
-    return parse_json(json_text) if json_text is not None else parse_file(file_path)
+    if json_text is not None:
+        return parse_json(json_text)
+    assert file_path is not None        # exactly one way was given (checked above)
+    return parse_file(file_path)

@@ -6,30 +6,13 @@ from rich.table import Table
 
 from dataflow.cli.common import (console, handles_errors, open_project, print_json, project_option,
                                  when)
-from dataflow.errors import DataflowError
-from dataflow.store.schema import MIGRATIONS, ensure_schema, schema_status
-
-
-def migration_title(version: int) -> str:
-    doc = (MIGRATIONS[version].__doc__ or "").strip().splitlines()
-    return doc[0] if doc else f"migration {version}"
-
-
-def store_status(project) -> dict:
-    """Where the store is (credentials removed) and what its schema and collections hold."""
-    address = project.store_address
-    db = address.system_db()
-    status = schema_status(db)
-    collections = {name: db[name].estimated_document_count()
-                   for name in sorted(db.list_collection_names())}
-    return {"uri": address.redacted(), "database": address.database,
-            "embedded": address.embedded, **status,
-            "pending": [{"version": v, "title": migration_title(v)} for v in status["pending"]],
-            "collections": collections}
+from dataflow.errors import Conflict
+from dataflow.store.schema import ensure_schema, schema_status
+from dataflow.store.status import migration_title, store_status
 
 
 @click.group("db")
-def db_group():
+def db_group() -> None:
     """The store (MongoDB): schema version, pending migrations, collections.
 
     Pending migrations are also applied when any command first opens the store.
@@ -53,16 +36,17 @@ def _schema_line(status: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @project_option
 @handles_errors
-def status_command(as_json, project_dir):
+def status_command(as_json, project_dir) -> None:
     """Print the store's URI (without credentials), whether it is the embedded server, its
     schema version and pending migrations, and its collections with document counts."""
-    status = store_status(open_project(project_dir))
+    status = store_status(open_project(project_dir).store_address)
     if as_json:
         print_json(status)
         return
     kind = "embedded server under .dataflow/" if status["embedded"] else "external server"
     console.print(f"store     {status['uri']} ({kind})", markup=False)
-    console.print(f"database  {status['database']}", markup=False)
+    console.print(f"database  {status['database']} (plugins' data: {status['data_database']})",
+                  markup=False)
     console.print(f"schema    {_schema_line(status)}", markup=False, soft_wrap=True)
     for migration in status["pending"]:
         console.print(f"  pending {migration['version']}: {migration['title']}", markup=False)
@@ -77,12 +61,12 @@ def status_command(as_json, project_dir):
 @db_group.command("migrate")
 @project_option
 @handles_errors
-def migrate_command(project_dir):
+def migrate_command(project_dir) -> None:
     """Apply the store's pending schema migrations, in order, and print each."""
     db = open_project(project_dir).store_address.system_db()
     status = schema_status(db)
     if status["version"] > status["latest"]:
-        raise DataflowError(f"the store's schema is version {status['version']}, newer than "
+        raise Conflict(f"the store's schema is version {status['version']}, newer than "
                             f"this dataflow knows ({status['latest']}); upgrade dataflow")
     applied = ensure_schema(db)
     for version in applied:

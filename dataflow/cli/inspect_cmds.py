@@ -21,7 +21,7 @@ def _problem_line(problem) -> Text:
 @click.command("validate")
 @project_option
 @handles_errors
-def validate_command(project_dir):
+def validate_command(project_dir) -> None:
     """Check config files and every plugin; print each problem with where and how to fix it."""
     project = open_project(project_dir)
     problems = project_problems(project)
@@ -29,7 +29,7 @@ def validate_command(project_dir):
     if not problems:
         console.print(f"[green]ok[/]: {project.directory} is valid "
                       f"({len(project.registry.plugins)} plugins, "
-                      f"{len(project.spec.pipelines)} pipelines)")
+                      f"{len(project.pipelines)} pipelines)")
         return
     for problem in problems:
         console.print(_problem_line(problem), soft_wrap=True)
@@ -43,12 +43,12 @@ def validate_command(project_dir):
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @project_option
 @handles_errors
-def plugins_command(tag, pipeline, as_json, project_dir):
+def plugins_command(tag, pipeline, as_json, project_dir) -> None:
     """List plugins: hooks, pipelines, version, tags and where each comes from."""
     project = open_project(project_dir)
     chosen = project.registry.select(tag=tag, pipeline=pipeline)
     if as_json:
-        print_json([info.summary() for info in chosen])
+        print_json([project.registry.describe(info.id) for info in chosen])
         return
     table = Table(show_edge=False)
     for column in ("plugin", "version", "hooks", "pipelines", "tags", "from"):
@@ -68,7 +68,7 @@ def plugins_command(tag, pipeline, as_json, project_dir):
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @project_option
 @handles_errors
-def runs_command(pipeline, status, limit, as_json, project_dir):
+def runs_command(pipeline, status, limit, as_json, project_dir) -> None:
     """List recent runs, newest first."""
     runs = list_runs(open_project(project_dir).db, pipeline, status, limit)
     if as_json:
@@ -100,7 +100,7 @@ def _task_table(tasks: list) -> Table:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @project_option
 @handles_errors
-def show_command(run_id, tracebacks, as_json, project_dir):
+def show_command(run_id, tracebacks, as_json, project_dir) -> None:
     """Show one run (a unique prefix of its id is enough): tasks, timings, errors."""
     run = get_run(open_project(project_dir).db, run_id)
     if as_json:

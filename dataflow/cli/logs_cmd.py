@@ -4,24 +4,22 @@ from __future__ import annotations
 import time
 
 import click
-from pymongo import ASCENDING
 
 from dataflow.cli.common import console, handles_errors, open_project, project_option
 from dataflow.run.log_file import format_record
 from dataflow.worker.plugin_log import LEVELS
-from dataflow.store.history import find_run_id
+from dataflow.statuses import FINAL_RUN_STATUSES
+from dataflow.store.history import find_run_id, run_status
+from dataflow.store.logs import read_logs
 
 LEVEL_STYLE = {"DEBUG": "dim", "INFO": "", "WARNING": "yellow", "ERROR": "red", "FATAL": "bold red"}
-FINAL = ("completed", "completed_with_errors", "failed", "cancelled", "interrupted")
 
 
-def _query(run_id: str, plugin, level, after: int) -> dict:
-    query = {"run_id": run_id, "seq": {"$gt": after}}
-    if plugin:
-        query["plugin"] = plugin
-    if level:
-        query["level"] = {"$in": [name for name, value in LEVELS.items() if value >= LEVELS[level]]}
-    return query
+def _levels_from(level: str | None) -> list[str] | None:
+    """The level names at `level` or above (None: every level)."""
+    if not level:
+        return None
+    return [name for name, value in LEVELS.items() if value >= LEVELS[level]]
 
 
 def _print(record: dict) -> None:
@@ -40,20 +38,19 @@ def _print(record: dict) -> None:
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new records until the run ends.")
 @project_option
 @handles_errors
-def logs_command(run_id, plugin, level, follow, project_dir):
+def logs_command(run_id, plugin, level, follow, project_dir) -> None:
     """Print a run's log records (a unique prefix of the id is enough), oldest first."""
     db = open_project(project_dir).db
     full_id = find_run_id(db, run_id)
     level = level.upper() if level else None
     last = 0
     while True:
-        for record in db["logs"].find(_query(full_id, plugin, level, last)).sort("seq", ASCENDING):
+        for record in read_logs(db, full_id, plugin, _levels_from(level), last):
             _print(record)
             last = record["seq"]
         if not follow:
             return
-        run = db["runs"].find_one({"_id": full_id}, {"status": 1}) or {}
-        if run.get("status") in FINAL:
+        if run_status(db, full_id) in FINAL_RUN_STATUSES:
             follow = False      # one more read picks up records written at the end
         else:
             time.sleep(0.25)

@@ -26,16 +26,19 @@ COMMANDS = {
     "config": "dataflow.cli.config_cmds:config_group",
     "pipelines": "dataflow.cli.pipeline_cmds:pipelines_group",
     "db": "dataflow.cli.db_cmds:db_group",
+    "serve": "dataflow.cli.serve_cmd:serve_command",
+    "schedule": "dataflow.cli.schedule_cmds:schedule_group",
+    "scheduler": "dataflow.cli.schedule_cmds:scheduler_command",
 }
 
 
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
-    def list_commands(self, ctx) -> list[str]:
+    def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
-    def get_command(self, ctx, name):
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         target = COMMANDS.get(name)
         if target is None:
             return None
@@ -45,7 +48,7 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dataflow")
-def cli():
+def cli() -> None:
     """dataflow: named pipelines of hooks, run as Dask graphs, history in MongoDB.
 
     A project directory holds config/pipelines.yaml, config/system.yaml and

@@ -2,26 +2,31 @@
 those stored in the database (through the ConfigManager). YAML wins on a shared name."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 from rich.table import Table
 from rich.text import Text
 
 from dataflow.cli.common import console, handles_errors, open_project, print_json, project_option
 from dataflow.cli.config_cmds import cli_author
-from dataflow.errors import DataflowError
+from dataflow.errors import InvalidInput
 from dataflow.run.plan import plugins_for_hook
+
+if TYPE_CHECKING:
+    from dataflow.project import Project
 
 RULE = ("YAML is the default source; a stored pipeline may not use a name "
         "config/pipelines.yaml defines, and if YAML gains that name later the stored one is "
         "ignored (`dataflow validate` reports it).")
 
 
-def _hooks(text: str | None):
+def _hooks(text: str | None) -> list[str] | None:
     return None if text is None else [hook.strip() for hook in text.split(",") if hook.strip()]
 
 
-def _note_empty_hooks(project, name: str) -> None:
-    pipeline = project.spec.pipelines[name]
+def _note_empty_hooks(project: Project, name: str) -> None:
+    pipeline = project.pipelines[name]
     for hook in pipeline.hooks:
         if not plugins_for_hook(project, name, hook):
             console.print(f"note: no plugin runs at hook {hook} in pipeline {name} (it is "
@@ -38,7 +43,7 @@ def _project_dir(ctx, project_dir):
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 @project_option
 @click.pass_context
-def pipelines_group(ctx, as_json, project_dir):
+def pipelines_group(ctx, as_json, project_dir) -> None:
     ctx.obj = {"project_dir": project_dir, "as_json": as_json}
     if ctx.invoked_subcommand is None:
         ctx.invoke(list_command, as_json=as_json, project_dir=project_dir)
@@ -63,7 +68,7 @@ def _table(pipelines: list[dict]) -> Table:
 @project_option
 @click.pass_context
 @handles_errors
-def list_command(ctx, as_json, project_dir):
+def list_command(ctx, as_json, project_dir) -> None:
     """List every pipeline with its source (yaml | db); stored ones that are ignored are
     listed last with the reason."""
     pipelines = open_project(_project_dir(ctx, project_dir)).config.list_pipelines()
@@ -88,7 +93,8 @@ def list_command(ctx, as_json, project_dir):
 @project_option
 @click.pass_context
 @handles_errors
-def create_command(ctx, name, hooks, schedule, priority, description, disabled, project_dir):
+def create_command(ctx, name, hooks, schedule, priority, description, disabled,
+                   project_dir) -> None:
     """Store a new pipeline NAME in the database, validated like a pipelines.yaml entry.
 
     Refused when config/pipelines.yaml defines NAME (YAML wins). Run it like any
@@ -113,7 +119,8 @@ def create_command(ctx, name, hooks, schedule, priority, description, disabled, 
 @project_option
 @click.pass_context
 @handles_errors
-def update_command(ctx, name, hooks, schedule, priority, description, enabled, project_dir):
+def update_command(ctx, name, hooks, schedule, priority, description, enabled,
+                   project_dir) -> None:
     """Change fields of the stored pipeline NAME (the others are kept)."""
     changes = {"hooks": _hooks(hooks), "schedule": schedule, "priority": priority,
                "description": description, "enabled": enabled}
@@ -121,7 +128,7 @@ def update_command(ctx, name, hooks, schedule, priority, description, enabled, p
     if "schedule" in changes and not changes["schedule"].strip():
         changes["schedule"] = None
     if not changes:
-        raise DataflowError("nothing to change: give --hooks, --schedule, --priority, "
+        raise InvalidInput("nothing to change: give --hooks, --schedule, --priority, "
                             "--description or --enable/--disable")
     project = open_project(_project_dir(ctx, project_dir))
     updated = project.config.update_pipeline(name, author=cli_author(), **changes)
@@ -136,12 +143,12 @@ def update_command(ctx, name, hooks, schedule, priority, description, enabled, p
 @project_option
 @click.pass_context
 @handles_errors
-def delete_command(ctx, name, project_dir):
+def delete_command(ctx, name, project_dir) -> None:
     """Delete the stored pipeline NAME (pipelines of config/pipelines.yaml are changed in
     that file). Its stored plugin config and config history are kept."""
     project = open_project(_project_dir(ctx, project_dir))
     project.config.delete_pipeline(name)
     console.print(f"deleted stored pipeline {name}", markup=False)
-    if name in project.yaml_spec.pipelines:
+    if name in project.yaml_pipelines.pipelines:
         console.print(f"pipeline {name} of config/pipelines.yaml stays (it was the one used)",
                       markup=False)

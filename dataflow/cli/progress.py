@@ -3,12 +3,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
 from dataflow.cli.common import console, seconds, styled
+from dataflow.statuses import TaskStatus
+
+if TYPE_CHECKING:
+    from dataflow.model import RunPlan
 
 
 PROGRESS_LINE_EVERY = 1.0     # seconds between job-progress lines when not on a terminal
@@ -17,12 +23,13 @@ PROGRESS_LINE_EVERY = 1.0     # seconds between job-progress lines when not on a
 class ProgressView:
     """Follows task events; a live table on a terminal, one line per change otherwise."""
 
-    def __init__(self, plan, live: bool | None = None, resources=None):
-        self.rows = {t.task_id: {"hook": t.hook, "plugin": t.plugin, "status": "pending",
+    def __init__(self, plan: RunPlan, live: bool | None = None,
+                 resources: Callable[[], dict] | None = None):
+        self.rows: dict[str, dict[str, Any]] = {t.task_id: {"hook": t.hook, "plugin": t.plugin, "status": TaskStatus.PENDING,
                                  "started": None, "duration": None, "jobs": ""} for t in plan.tasks}
         self.live_mode = console.is_terminal if live is None else live
         self._lock = threading.Lock()
-        self._live = None
+        self._live: Live | None = None
         self.resources = resources     # callable returning the monitor's snapshot
 
     def table(self) -> Table:
@@ -49,7 +56,7 @@ class ProgressView:
         return text + (f" · duty {snap['duty']:.2f}" if "duty" in snap else "")
 
     def __call__(self, event: dict) -> None:
-        kind, task_id = event.get("kind"), event.get("task_id")
+        kind, task_id = event.get("kind"), event.get("task_id", "")
         if kind == "log":
             self._echo(event)
             return
@@ -63,11 +70,11 @@ class ProgressView:
         with self._lock:
             row = self.rows[task_id]
             if kind == "task_started":
-                row.update(status="running", started=event.get("started"))
+                row.update(status=TaskStatus.RUNNING, started=event.get("started"))
             else:
                 started, finished = event.get("started"), event.get("finished")
                 reused = {"checkpoint": " (restored)", "cache": " (cached)",
-                          "marked_success": " (marked)"}.get(event.get("reused"), "")
+                          "marked_success": " (marked)"}.get(event.get("reused", ""), "")
                 row.update(status=event["status"] + reused,
                            duration=finished - started if started and finished else None)
         if self._live is not None:
@@ -101,18 +108,18 @@ class ProgressView:
             text += f" {seconds(row['duration'])}"
         if row["jobs"]:
             text += f"  jobs {row['jobs']}"
-        if event.get("error") and row["status"] != "completed":
+        if event.get("error") and row["status"] != TaskStatus.COMPLETED:
             text += f"  {event['error']}"
         console.print(text, soft_wrap=True)
 
-    def __enter__(self):
+    def __enter__(self) -> ProgressView:
         if self.live_mode:
             self._live = Live(self.table(), console=console, refresh_per_second=4,
                               get_renderable=self.table)
             self._live.__enter__()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         if self._live is not None:
             self._live.__exit__(*exc)
             self._live = None

@@ -10,7 +10,8 @@ from dataflow.cli.common import (EXIT_CODES, console, handles_errors, open_proje
 from dataflow.cli.progress import ProgressView
 from dataflow.cli.run_cmd import print_summary
 from dataflow.run.engine import Engine
-from dataflow.run.resume import mark_success, resume_plan
+from dataflow.run.resume import resume_plan
+from dataflow.store.control import mark_success
 
 
 @click.command("resume")
@@ -19,7 +20,7 @@ from dataflow.run.resume import mark_success, resume_plan
               help="Re-run only the tasks that failed; skip the others that did not complete.")
 @project_option
 @handles_errors
-def resume_command(run_id, failed_only, project_dir):
+def resume_command(run_id, failed_only, project_dir) -> None:
     """Resume a failed, cancelled or interrupted run from where it stopped.
 
     Tasks that completed are not run again: their checkpointed outputs are
@@ -31,7 +32,8 @@ def resume_command(run_id, failed_only, project_dir):
     console.print(f"resuming run {old['_id']} of {old['pipeline']}: {reused} task(s) restored "
                   f"from checkpoints, {sum(t.mode == 'run' for t in plan.tasks)} to run")
     with Engine(project) as engine:
-        with ProgressView(plan, resources=lambda: engine.resources.snapshot()) as view:
+        with ProgressView(plan, resources=lambda: engine.resources.snapshot()
+                          if engine.resources else {}) as view:
             result = engine.resume(old["_id"], failed_only, listeners=[view])
     project.close()
     print_summary(result)
@@ -43,7 +45,7 @@ def resume_command(run_id, failed_only, project_dir):
 @click.option("--plugin", required=True, help="The plugin whose task to mark completed.")
 @project_option
 @handles_errors
-def mark_success_command(run_id, plugin, project_dir):
+def mark_success_command(run_id, plugin, project_dir) -> None:
     """Mark one plugin's task of a finished run as completed, so `resume` skips it.
 
     Downstream plugins of the resumed run then get no output from it.

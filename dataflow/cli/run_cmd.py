@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 import yaml
@@ -12,9 +13,14 @@ from dataflow.cli.progress import ProgressView
 from dataflow.run.engine import Engine
 from dataflow.errors import ConfigError
 from dataflow.config.validate import project_problems
+from dataflow.statuses import TaskStatus
+
+if TYPE_CHECKING:
+    from dataflow.model import RunPlan
+    from dataflow.run.result import RunResult
 
 
-def print_plan(plan) -> None:
+def print_plan(plan: RunPlan) -> None:
     description = plan.describe()
     console.print(f"[bold]Dry run of pipeline {plan.pipeline}[/] (priority {plan.priority}); "
                   "no plugin code runs.")
@@ -28,12 +34,12 @@ def print_plan(plan) -> None:
             console.print(f"     config: {config.strip()}", soft_wrap=True, markup=False)
 
 
-def print_summary(result) -> None:
+def print_summary(result: RunResult) -> None:
     console.print()
     console.print(f"run [bold]{result.run_id}[/] of [bold]{result.pipeline}[/]: "
                   f"{styled(result.status)} in {seconds(result.duration)}")
     for task_id, task in result.tasks.items():
-        if task["status"] != "completed" and task.get("error"):
+        if task["status"] != TaskStatus.COMPLETED and task.get("error"):
             console.print(f"  {task_id}: {styled(task['status'])} {task['error']}",
                           soft_wrap=True)
     console.print(f"details: dataflow show {result.run_id[:12]}")
@@ -47,7 +53,7 @@ def print_summary(result) -> None:
 @click.option("--no-cache", is_flag=True, help="Run every plugin, even cached ones (CACHE).")
 @project_option
 @handles_errors
-def run_command(pipeline, dry_run, verbose, as_json, no_cache, project_dir):
+def run_command(pipeline, dry_run, verbose, as_json, no_cache, project_dir) -> None:
     """Run PIPELINE once as a Dask graph and record it in the run history.
 
     Exit status: 0 completed, 1 failed or invalid project, 3 completed with
@@ -64,6 +70,7 @@ def run_command(pipeline, dry_run, verbose, as_json, no_cache, project_dir):
     with Engine(project) as engine:
         plan = engine.plan(pipeline)
         engine.client           # start the cluster now, so the dashboard link exists
+        assert engine.resources is not None     # started with the client
         if verbose:
             console.print(f"Dask dashboard: {engine.dashboard}")
         for hook, stage in zip(plan.hooks, plan.stages):

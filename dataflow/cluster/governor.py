@@ -14,8 +14,14 @@ import os
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import psutil
+
+from dataflow.background import BackgroundThread
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 MIN_DUTY = 0.1            # never starve the workers completely
 IDLE_SHARE = 0.02         # workers using less of the machine than this are not worth pausing
@@ -31,16 +37,16 @@ def _local_pid() -> tuple[int, str]:
 class CpuGovernor:
     """Duty-cycles the worker processes on this machine; thread-safe stats."""
 
-    def __init__(self, client, target: float = 0.8, period: float = PERIOD):
+    def __init__(self, client: Client, target: float = 0.8, period: float = PERIOD):
         self.client, self.target, self.period = client, target, period
         self.duty, self.measured, self.other, self.demand = 1.0, 0.0, 0.0, 0.0
         self.share = 0.0
         self._processes: list[psutil.Process] = []
         self._refreshed = 0.0
         self._cores = psutil.cpu_count() or 1
-        self._stop = threading.Event()
         self._boot = repr(psutil.boot_time())
-        self._thread = threading.Thread(target=self._loop, name="dataflow-governor", daemon=True)
+        self._thread = BackgroundThread("dataflow-governor", self._loop, 2 * period + 1)
+        self._stop = self._thread.stopping
 
     def start(self) -> "CpuGovernor":
         psutil.cpu_percent(None)
@@ -102,7 +108,7 @@ class CpuGovernor:
             allowed = max(0.0, self.target - self.other)
             self.duty = min(1.0, max(MIN_DUTY, allowed / self.demand))
 
-    def _loop(self) -> None:
+    def _loop(self, stopping: threading.Event) -> None:
         psutil.cpu_percent(None)     # psutil measures per calling thread: prime this one
         try:
             while not self._stop.is_set():
@@ -117,7 +123,5 @@ class CpuGovernor:
                 "worker_demand": round(self.demand, 3), "governed_workers": len(self._processes)}
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(2 * self.period + 1)
+        self._thread.stop()
         self._signal(signal.SIGCONT)

@@ -7,8 +7,16 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import TYPE_CHECKING, Any
 
 import psutil
+
+from dataflow.background import BackgroundThread
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from dataflow.cluster.governor import CpuGovernor
 
 INTERVAL = 1.0
 
@@ -31,12 +39,12 @@ def _job_counts(dask_scheduler=None) -> dict:
 class ResourceMonitor:
     """Samples the machine and the cluster every second while started."""
 
-    def __init__(self, client, governor=None, interval: float = INTERVAL):
+    def __init__(self, client: Client, governor: CpuGovernor | None = None,
+                 interval: float = INTERVAL):
         self.client, self.governor, self.interval = client, governor, interval
         self._snapshot: dict = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="dataflow-monitor", daemon=True)
+        self._thread = BackgroundThread("dataflow-monitor", self._loop, interval + 2)
 
     def start(self) -> "ResourceMonitor":
         psutil.cpu_percent(None)
@@ -44,7 +52,7 @@ class ResourceMonitor:
         return self
 
     def sample(self) -> dict:
-        snapshot = {"time": time.time(), "cpu_percent": psutil.cpu_percent(None),
+        snapshot: dict[str, Any] = {"time": time.time(), "cpu_percent": psutil.cpu_percent(None),
                     "memory_percent": psutil.virtual_memory().percent,
                     "workers": len(self.client.scheduler_info().get("workers", {}))}
         try:
@@ -55,9 +63,9 @@ class ResourceMonitor:
             snapshot.update(self.governor.stats())
         return snapshot
 
-    def _loop(self) -> None:
+    def _loop(self, stopping: threading.Event) -> None:
         psutil.cpu_percent(None)     # psutil measures per calling thread: prime this one
-        while not self._stop.wait(self.interval):
+        while not stopping.wait(self.interval):
             snapshot = self.sample()
             with self._lock:
                 self._snapshot = snapshot
@@ -67,6 +75,4 @@ class ResourceMonitor:
             return dict(self._snapshot)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(self.interval + 2)
+        self._thread.stop()

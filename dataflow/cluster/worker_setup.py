@@ -7,10 +7,16 @@ find it, so the plugin folders go on each worker's sys.path.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from dataflow.plugins.loader import plugin_dirs
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from dataflow.project import Project
 
 PLUGIN_NAME = "dataflow-plugin-paths"
 
@@ -34,7 +40,7 @@ def add_paths(paths: list[str]) -> None:
             sys.path.append(path)
 
 
-def prepare_workers(client, project) -> None:
+def prepare_workers(client: Client, project: Project) -> None:
     """Register PluginPaths for the project's plugin folders on this client's cluster."""
     folders = [str((project.directory / path).resolve())
                for path in project.settings.plugin_paths]

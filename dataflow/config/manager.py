@@ -10,17 +10,25 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from bson import encode as bson_encode
 from bson.errors import InvalidDocument
-from pymongo import DESCENDING, ReturnDocument
 
 from dataflow.config.layers import deep_merge, layer_sources, merge_layers, schema_defaults
-from dataflow.errors import DataflowError, PipelineNotFound
+from dataflow.errors import ConfigValidationError, NotFound, PipelineNotFound
 from dataflow.config.stored_pipelines import PipelineStore, PipelineView, describe
 from dataflow.config.schema_check import config_field_errors
-from dataflow.config.pipelines import PipelineSpec, ProjectSpec
+from dataflow.config.pipelines import Pipeline, PipelinesFile
+from dataflow.store import configs as stored
 from dataflow.store.connection import StoreAddress
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
+
+    from dataflow.plugins.contract import PluginInfo
+    from dataflow.plugins.registry import PluginRegistry
+    from dataflow.project import Project
 
 SECRET_KEYS = ("slack_webhook_url", "ui_token")
 
@@ -35,36 +43,20 @@ def _all_keys(value) -> list[str]:
     return []
 
 
-class ConfigValidationError(DataflowError):
-    """A config does not match the plugin's CONFIG_SCHEMA; `errors` has one entry a field."""
-
-    def __init__(self, plugin_id: str, pipeline: str, errors: list[dict], saving: bool = True):
-        self.plugin_id, self.pipeline, self.errors = plugin_id, pipeline, errors
-        lines = "\n".join(f"  - {e['field']}: {e['message']}" for e in errors)
-        if saving:
-            head, fix = "is invalid (nothing was saved)", "correct these fields and try again"
-        else:
-            head = "does not match its CONFIG_SCHEMA"
-            fix = (f"see where each value comes from with `dataflow config show {plugin_id} "
-                   f"--pipeline {pipeline}`, then correct it there")
-        super().__init__(f"config of plugin {plugin_id!r} for pipeline {pipeline!r} {head}:\n"
-                         f"{lines}\nfix: {fix}")
-
-
 class ConfigManager:
     """Reads layered config and pipelines; writes validated, versioned plugin config and
     stored pipelines."""
 
-    def __init__(self, project):
+    def __init__(self, project: Project):
         self.project = project
         self.pipelines = PipelineStore(project)
 
     @property
-    def registry(self):
+    def registry(self) -> PluginRegistry:
         return self.project.registry
 
     @property
-    def db(self):
+    def db(self) -> Database[Any]:
         return self.project.db
 
     def get_global_config(self) -> dict:
@@ -80,12 +72,12 @@ class ConfigManager:
     def pipeline_view(self) -> PipelineView:
         return self.pipelines.view()
 
-    def spec(self) -> ProjectSpec:
+    def pipelines_file(self) -> PipelinesFile:
         """YAML pipelines plus the stored ones YAML does not define (read fresh)."""
-        return self.pipeline_view().spec
+        return self.pipeline_view().pipelines_file
 
-    def pipeline(self, name: str) -> PipelineSpec:
-        pipelines = self.spec().pipelines
+    def pipeline(self, name: str) -> Pipeline:
+        pipelines = self.pipelines_file().pipelines
         if name not in pipelines:
             raise PipelineNotFound(name, list(pipelines))
         return pipelines[name]
@@ -119,30 +111,27 @@ class ConfigManager:
     # plugin config ---------------------------------------------------------------------
     def stored_configs(self, pipeline: str) -> dict[str, dict]:
         """Stored config of every plugin for a pipeline, in one query."""
-        return {doc["plugin"]: doc.get("config") or {} for doc in
-                self.db["plugin_configs"].find({"pipeline": pipeline}, {"plugin": 1, "config": 1})}
+        return stored.stored_configs(self.db, pipeline)
 
     def all_stored_configs(self) -> dict[str, dict[str, dict]]:
         """Stored config by pipeline, then plugin, in one query."""
-        found: dict[str, dict[str, dict]] = {}
-        for doc in self.db["plugin_configs"].find({}, {"plugin": 1, "pipeline": 1, "config": 1}):
-            found.setdefault(doc["pipeline"], {})[doc["plugin"]] = doc.get("config") or {}
-        return found
+        return stored.all_stored_configs(self.db)
 
-    def layers(self, plugin_id: str, pipeline: str, stored: dict | None = None) -> list:
+    def layers(self, plugin_id: str, pipeline: str, stored_layer: dict | None = None) -> list:
         """(source, values) layers of a plugin's config, lowest first."""
         info = self.registry.get(plugin_id)
-        yaml_spec = self.project.yaml_spec
-        if stored is None:
-            stored = self.stored_configs(pipeline).get(plugin_id, {})
-        yaml_pipeline = yaml_spec.pipelines.get(pipeline)
+        yaml_pipelines = self.project.yaml_pipelines
+        if stored_layer is None:
+            stored_layer = self.stored_configs(pipeline).get(plugin_id, {})
+        yaml_pipeline = yaml_pipelines.pipelines.get(pipeline)
         return [("default", schema_defaults(info.config_schema)),
-                ("yaml", yaml_spec.plugin_config.get(plugin_id, {})),
+                ("yaml", yaml_pipelines.plugin_config.get(plugin_id, {})),
                 ("yaml", yaml_pipeline.plugin_config.get(plugin_id, {}) if yaml_pipeline else {}),
-                ("stored", stored)]
+                ("stored", stored_layer)]
 
-    def effective_config(self, plugin_id: str, pipeline: str, stored: dict | None = None) -> dict:
-        return merge_layers(self.layers(plugin_id, pipeline, stored))
+    def effective_config(self, plugin_id: str, pipeline: str,
+                         stored_layer: dict | None = None) -> dict:
+        return merge_layers(self.layers(plugin_id, pipeline, stored_layer))
 
     def get_plugin_config(self, plugin_id: str, pipeline: str) -> dict:
         self.pipeline(pipeline)
@@ -154,7 +143,7 @@ class ConfigManager:
         """Effective config, the source of each top-level key, the stored version, errors."""
         self.pipeline(pipeline)
         info = self.registry.get(plugin_id)
-        current = self.db["plugin_configs"].find_one({"_id": f"{plugin_id}:{pipeline}"}) or {}
+        current = stored.current_config(self.db, plugin_id, pipeline)
         layers = self.layers(plugin_id, pipeline, current.get("config") or {})
         config = merge_layers(layers)
         return {"plugin": plugin_id, "pipeline": pipeline, "plugin_version": info.version,
@@ -195,32 +184,25 @@ class ConfigManager:
         if errors:
             raise ConfigValidationError(plugin_id, pipeline, errors)
 
-    def _store_version(self, info, pipeline: str, config: dict, author: str, note: dict) -> dict:
-        key = f"{info.id}:{pipeline}"
-        counter = self.db["meta"].find_one_and_update(
-            {"_id": f"config-version:{key}"}, {"$inc": {"value": 1}},
-            upsert=True, return_document=ReturnDocument.AFTER)
-        record = {"plugin": info.id, "pipeline": pipeline, "config": config,
-                  "version": counter["value"], "updated": datetime.now(timezone.utc),
-                  "plugin_version": info.version, "author": author, **note}
-        self.db["config_history"].insert_one({"_id": f"{key}:{counter['value']}", **record})
-        self.db["plugin_configs"].replace_one({"_id": key}, record, upsert=True)
-        return record
+    def _store_version(self, info: PluginInfo, pipeline: str, config: dict, author: str, note: dict) -> dict:
+        return stored.store_config_version(self.db, {
+            "plugin": info.id, "pipeline": pipeline, "config": config,
+            "updated": datetime.now(timezone.utc), "plugin_version": info.version,
+            "author": author, **note})
 
     def history(self, plugin_id: str, pipeline: str) -> list[dict]:
         """Every stored version, newest first."""
         self.registry.get(plugin_id)
         self.pipeline(pipeline)
-        return list(self.db["config_history"].find(
-            {"plugin": plugin_id, "pipeline": pipeline}, {"_id": 0}).sort("version", DESCENDING))
+        return stored.config_history(self.db, plugin_id, pipeline)
 
     def restore(self, plugin_id: str, pipeline: str, version: int, author: str = "restore") -> dict:
         """Store version `version` again, as a new version (validated like any update)."""
         versions = [entry["version"] for entry in self.history(plugin_id, pipeline)]
-        old = self.db["config_history"].find_one({"_id": f"{plugin_id}:{pipeline}:{version}"})
+        old = stored.config_version(self.db, plugin_id, pipeline, version)
         if old is None:
             known = ", ".join(map(str, sorted(versions))) or "none"
-            raise DataflowError(
+            raise NotFound(
                 f"plugin {plugin_id!r} has no stored config version {version} for pipeline "
                 f"{pipeline!r} (versions: {known}); list them with "
                 f"`dataflow config history {plugin_id} --pipeline {pipeline}`")

@@ -1,10 +1,23 @@
-"""Turn JSON Schema validation errors into located, fixable Problems."""
+"""Turn JSON Schema validation errors into located, fixable Problems.
+
+Validation checks `format` too (Draft 2020-12's FormatChecker): date, email, ipv4,
+ipv6, uuid, regex always; date-time, time, uri, hostname and the like only when
+jsonschema's optional format packages are installed (`jsonschema[format-nongpl]`),
+otherwise those formats are accepted unchecked.
+"""
 from __future__ import annotations
 
 from jsonschema import Draft202012Validator
 
 from dataflow.errors import Problem
 from dataflow.config.yaml_file import YamlDocument
+
+FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
+FORMAT_EXAMPLES = {"date": "2024-01-31", "date-time": "2024-01-31T09:30:00Z",
+                   "time": "09:30:00Z", "email": "ops@example.com", "ipv4": "192.0.2.10",
+                   "ipv6": "2001:db8::1", "uri": "https://example.com/path",
+                   "uuid": "123e4567-e89b-12d3-a456-426614174000"}
+
 
 def _unexpected_keys(error) -> list[str]:
     """Names of the unknown keys an additionalProperties error complains about."""
@@ -24,6 +37,9 @@ def _fix_for(error) -> str:
         return f"give a value of type {error.validator_value}"
     if error.validator == "required":
         return "add the missing key"
+    if error.validator == "format":
+        example = FORMAT_EXAMPLES.get(error.validator_value)
+        return f"give a valid {error.validator_value}" + (f", e.g. {example}" if example else "")
     return "correct the value"
 
 
@@ -34,7 +50,8 @@ def _validator(schema: dict) -> Draft202012Validator:
     """One validator per schema object (building one costs more than most validations)."""
     cached = _validators.get(id(schema))
     if cached is None or cached[0] is not schema:
-        cached = _validators[id(schema)] = (schema, Draft202012Validator(schema))
+        cached = _validators[id(schema)] = (
+            schema, Draft202012Validator(schema, format_checker=FORMAT_CHECKER))
     return cached[1]
 
 
@@ -62,12 +79,14 @@ def document_problems(document: YamlDocument, schema: dict, prefix: tuple = ()) 
 
 def config_field_errors(config, schema: dict) -> list[dict]:
     """Field-level errors of a plugin config: [{field, message}] (empty when valid)."""
-    found = []
+    found: list[dict] = []
     for error in schema_errors(config, schema):
         field = ".".join(str(part) for part in error.absolute_path) or "(root)"
         unknown = _unexpected_keys(error)
         if unknown:
             found.extend({"field": key, "message": f"unknown field {key!r}"} for key in unknown)
+        elif error.validator == "format":
+            found.append({"field": field, "message": f"{error.message}: {_fix_for(error)}"})
         else:
             found.append({"field": field, "message": error.message})
     return found

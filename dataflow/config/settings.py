@@ -5,7 +5,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataflow.errors import ConfigError
 from dataflow.config.schema_check import document_problems
 from dataflow.config.yaml_file import YamlDocument, read_yaml
 
@@ -123,9 +122,3 @@ def read_settings(project_dir: Path) -> tuple[Settings, YamlDocument, list]:
         settings = Settings(**{**settings.__dict__, "cluster": cluster})
     return settings, document, problems
 
-
-def load_settings(project_dir: Path) -> Settings:
-    settings, _, problems = read_settings(project_dir)
-    if problems:
-        raise ConfigError(problems)
-    return settings

@@ -10,30 +10,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from pymongo.errors import DuplicateKeyError
-
-from dataflow.errors import DataflowError
+from dataflow.errors import AlreadyExists, Conflict, NotFound, PipelineValidationError
 from dataflow.config.schema_check import config_field_errors
-from dataflow.config.pipelines import (CRON_FIX, NAME_PATTERN, PIPELINE_SCHEMA, PIPELINES_FILE, PipelineSpec,
-                           ProjectSpec, schedule_error)
+from dataflow.store import pipelines as store
+from dataflow.config.pipelines import (CRON_FIX, NAME_PATTERN, PIPELINE_SCHEMA, PIPELINES_FILE, Pipeline,
+                           PipelinesFile, schedule_error)
 
-COLLECTION = "pipelines"
+if TYPE_CHECKING:
+    from dataflow.project import Project
+
 FIELDS = ("hooks", "schedule", "priority", "description", "enabled")
 # A pipelines.yaml entry without `config:` (plugin config of a stored pipeline is
 # set with `dataflow config set`, in the stored layer).
 STORED_SCHEMA = {**PIPELINE_SCHEMA, "properties": {
     key: value for key, value in PIPELINE_SCHEMA["properties"].items() if key in FIELDS}}
-
-
-class PipelineValidationError(DataflowError):
-    """A pipeline definition breaks the pipelines.yaml rules; `errors` has one entry a field."""
-
-    def __init__(self, name, errors: list[dict]):
-        self.name, self.errors = name, errors
-        lines = "\n".join(f"  - {e['field']}: {e['message']}" for e in errors)
-        super().__init__(f"pipeline {name!r} is invalid (nothing was saved):\n{lines}\n"
-                         "fix: correct these fields and try again")
 
 
 def pipeline_errors(name, body: dict) -> list[dict]:
@@ -57,14 +49,14 @@ def _body(document: dict) -> dict:
     return {key: document[key] for key in FIELDS if key in document}
 
 
-def _spec(name: str, body: dict) -> PipelineSpec:
-    return PipelineSpec(name=name, hooks=tuple(body["hooks"]), schedule=body.get("schedule"),
+def _pipeline_from(name: str, body: dict) -> Pipeline:
+    return Pipeline(name=name, hooks=tuple(body["hooks"]), schedule=body.get("schedule"),
                         priority=body.get("priority", "normal"),
                         description=body.get("description", ""),
                         enabled=body.get("enabled", True), source="db")
 
 
-def describe(pipeline: PipelineSpec) -> dict:
+def describe(pipeline: Pipeline) -> dict:
     """A pipeline as plain data, with where it is defined (`source`: yaml | db)."""
     return {"name": pipeline.name, "hooks": list(pipeline.hooks), "schedule": pipeline.schedule,
             "priority": pipeline.priority, "description": pipeline.description,
@@ -81,7 +73,7 @@ def describe_document(name: str, document: dict) -> dict:
 class PipelineView:
     """YAML and stored pipelines merged by the rule: YAML wins on a shared name."""
 
-    spec: ProjectSpec                                   # what runs: YAML + usable stored ones
+    pipelines_file: PipelinesFile                                   # what runs: YAML + usable stored ones
     stored: dict = field(default_factory=dict)          # every stored document by name
     shadowed: tuple[str, ...] = ()                      # stored, but YAML defines it: ignored
     invalid: dict = field(default_factory=dict)         # stored, but invalid: ignored
@@ -90,7 +82,7 @@ class PipelineView:
         """Every pipeline that runs (`source` yaml | db), then the ignored stored ones."""
         listed = [describe(p) if p.source == "yaml" else
                   describe_document(p.name, self.stored[p.name])
-                  for p in self.spec.pipelines.values()]
+                  for p in self.pipelines_file.pipelines.values()]
         for name in self.shadowed:
             listed.append({**describe_document(name, self.stored[name]), "ignored":
                            f"{PIPELINES_FILE} defines {name!r} too; the YAML one is used"})
@@ -101,17 +93,17 @@ class PipelineView:
         return listed
 
 
-def merge(yaml_spec: ProjectSpec, documents: dict[str, dict]) -> PipelineView:
-    pipelines, shadowed, invalid = dict(yaml_spec.pipelines), [], {}
+def merge(yaml_pipelines: PipelinesFile, documents: dict[str, dict]) -> PipelineView:
+    pipelines, shadowed, invalid = dict(yaml_pipelines.pipelines), [], {}
     for name, document in sorted(documents.items()):
         errors = pipeline_errors(name, _body(document))
-        if name in yaml_spec.pipelines:
+        if name in yaml_pipelines.pipelines:
             shadowed.append(name)
         elif errors:
             invalid[name] = errors
         else:
-            pipelines[name] = _spec(name, _body(document))
-    return PipelineView(replace(yaml_spec, pipelines=pipelines), documents, tuple(shadowed),
+            pipelines[name] = _pipeline_from(name, _body(document))
+    return PipelineView(replace(yaml_pipelines, pipelines=pipelines), documents, tuple(shadowed),
                         invalid)
 
 
@@ -122,22 +114,18 @@ def _now() -> datetime:
 class PipelineStore:
     """Create, update and delete stored pipelines of a project; read them merged with YAML."""
 
-    def __init__(self, project):
+    def __init__(self, project: Project):
         self.project = project
 
-    @property
-    def collection(self):
-        return self.project.db[COLLECTION]
-
     def documents(self) -> dict[str, dict]:
-        return {document["_id"]: document for document in self.collection.find()}
+        return store.stored_pipelines(self.project.db)
 
     def view(self) -> PipelineView:
-        return merge(self.project.yaml_spec, self.documents())
+        return merge(self.project.yaml_pipelines, self.documents())
 
     def _refuse_yaml_name(self, name: str, action: str) -> None:
-        if name in self.project.yaml_spec.pipelines:
-            raise DataflowError(
+        if name in self.project.yaml_pipelines.pipelines:
+            raise Conflict(
                 f"cannot {action} pipeline {name!r} in the database: {PIPELINES_FILE} defines "
                 f"a pipeline of that name, and YAML definitions win over stored ones. Change it "
                 f"in {PIPELINES_FILE}, or choose another name")
@@ -152,24 +140,22 @@ class PipelineStore:
         self._refuse_yaml_name(name, "create")
         now = _now()
         document = {"_id": name, **body, "created": now, "updated": now, "author": author}
-        try:
-            self.collection.insert_one(document)
-        except DuplicateKeyError:
-            raise DataflowError(
+        if not store.insert_pipeline(self.project.db, document):
+            raise AlreadyExists(
                 f"a stored pipeline named {name!r} already exists; change it with "
                 f"`dataflow pipelines update {name} ...`, or delete it first with "
-                f"`dataflow pipelines delete {name}`") from None
+                f"`dataflow pipelines delete {name}`")
         return document
 
     def _existing(self, name: str) -> dict:
-        document = self.collection.find_one({"_id": name})
+        document = store.stored_pipeline(self.project.db, name)
         if document is not None:
             return document
-        if name in self.project.yaml_spec.pipelines:
-            raise DataflowError(f"pipeline {name!r} is defined in {PIPELINES_FILE}, not in the "
+        if name in self.project.yaml_pipelines.pipelines:
+            raise Conflict(f"pipeline {name!r} is defined in {PIPELINES_FILE}, not in the "
                                 f"database; change or remove it in that file")
         stored = ", ".join(sorted(self.documents())) or "none"
-        raise DataflowError(f"no stored pipeline named {name!r} (stored: {stored}); create it "
+        raise NotFound(f"no stored pipeline named {name!r} (stored: {stored}); create it "
                             f"with `dataflow pipelines create {name} --hooks HOOK,...`")
 
     def update(self, name: str, changes: dict, author: str) -> dict:
@@ -178,10 +164,10 @@ class PipelineStore:
         body = {**_body(document), **changes}
         self._check(name, body)
         document = {**document, **body, "updated": _now(), "author": author}
-        self.collection.replace_one({"_id": name}, document)
+        store.replace_pipeline(self.project.db, document)
         return document
 
     def delete(self, name: str) -> dict:
         document = self._existing(name)
-        self.collection.delete_one({"_id": name})
+        store.delete_pipeline(self.project.db, name)
         return document

@@ -1,16 +1,23 @@
 """`dataflow validate`: every problem of a project, each located and with a fix."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataflow.config.layers import layer_sources, merge_layers
 from dataflow.errors import DataflowError, Problem
 from dataflow.config.schema_check import config_field_errors
 from dataflow.config.pipelines import PIPELINES_FILE
 
+if TYPE_CHECKING:
+    from dataflow.config.stored_pipelines import PipelineView
+    from dataflow.plugins.contract import PluginInfo
+    from dataflow.project import Project
 
-def _hook_map_problems(project) -> list[Problem]:
-    spec, document, _ = project._spec_read
+
+def _hook_map_problems(project: Project) -> list[Problem]:
+    pipelines_file, document, _ = project._pipelines_read
     problems = []
-    for hook, plugin_ids in spec.hook_map.items():
+    for hook, plugin_ids in pipelines_file.hook_map.items():
         for index, plugin_id in enumerate(plugin_ids):
             if plugin_id not in project.registry.plugins:
                 known = ", ".join(sorted(project.registry.plugins)) or "none"
@@ -20,7 +27,7 @@ def _hook_map_problems(project) -> list[Problem]:
     return problems
 
 
-def _plugin_pipeline_problems(project, pipelines) -> list[Problem]:
+def _plugin_pipeline_problems(project: Project, pipelines: dict) -> list[Problem]:
     problems = []
     for info in project.registry.plugins.values():
         for name in info.pipelines:
@@ -32,8 +39,9 @@ def _plugin_pipeline_problems(project, pipelines) -> list[Problem]:
     return problems
 
 
-def _config_problems(project, pipelines, stored_by_pipeline: dict) -> list[Problem]:
-    hook_map, manager = project._spec_read[0].hook_map, project.config
+def _config_problems(project: Project, pipelines: dict,
+                     stored_by_pipeline: dict) -> list[Problem]:
+    hook_map, manager = project._pipelines_read[0].hook_map, project.config
     problems = []
     for info in project.registry.plugins.values():
         for name, pipeline in pipelines.items():
@@ -48,7 +56,8 @@ def _config_problems(project, pipelines, stored_by_pipeline: dict) -> list[Probl
     return problems
 
 
-def _config_problem(project, info, pipeline: str, error: dict, stored: bool) -> Problem:
+def _config_problem(project: Project, info: PluginInfo, pipeline: str, error: dict,
+                    stored: bool) -> Problem:
     if stored:
         where = "stored config"
         fix = (f"store a valid value with `dataflow config set {info.id} --pipeline {pipeline} "
@@ -66,7 +75,7 @@ def _mapped(hook_map, pipeline) -> set[str]:
     return {pid for hook in pipeline.hooks for pid in hook_map.get(hook, ())}
 
 
-def _store_state(project):
+def _store_state(project: Project) -> tuple[PipelineView | None, dict, list[Problem]]:
     """(pipeline view, stored config by pipeline, problems reaching the store)."""
     try:
         manager = project.config
@@ -76,30 +85,30 @@ def _store_state(project):
                                   "start MongoDB or unset DATAFLOW_MONGO_URI")]
 
 
-def project_problems(project, check_store: bool = True) -> list[Problem]:
+def project_problems(project: Project, check_store: bool = True) -> list[Problem]:
     """All problems that stop a run: YAML files, plugins, mapping, pipelines named by
     plugins, configs (of YAML and stored pipelines)."""
     problems = project.file_problems()
     problems += project.registry.problems
-    if project._spec_read[2]:
+    if project._pipelines_read[2]:
         return problems
     settings_ok = not project._settings_read[2]
     view, stored, store_problems = (_store_state(project) if check_store and settings_ok
                                     else (None, {}, []))
-    pipelines = view.spec.pipelines if view else project._spec_read[0].pipelines
+    pipelines = view.pipelines_file.pipelines if view else project._pipelines_read[0].pipelines
     problems += _hook_map_problems(project) + _plugin_pipeline_problems(project, pipelines)
     return problems + store_problems + _config_problems(project, pipelines, stored)
 
 
-def stored_pipeline_problems(project) -> list[Problem]:
+def stored_pipeline_problems(project: Project) -> list[Problem]:
     """Stored pipelines that are ignored: YAML defines the name too, or they are invalid.
     They do not stop runs (the YAML definition, or nothing, is used); validate reports them."""
-    if project._spec_read[2] or project._settings_read[2]:
+    if project._pipelines_read[2] or project._settings_read[2]:
         return []
     view, _, problems = _store_state(project)
     if view is None:
         return []
-    document = project._spec_read[1]
+    document = project._pipelines_read[1]
     for name in view.shadowed:
         problems.append(document.problem(
             ("pipelines", name), f"pipeline {name!r} is defined in both {PIPELINES_FILE} and "

@@ -1,7 +1,8 @@
 """What dataflow knows about one plugin, read from its module per the plugin contract."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 
 from jsonschema import Draft202012Validator, SchemaError
@@ -91,7 +92,7 @@ def _optional_constant_errors(module) -> list[str]:
 
 
 def _contract_errors(module, plugin_id) -> list[str]:
-    errors = []
+    errors: list[str | None] = []
     if not isinstance(plugin_id, str) or not plugin_id:
         errors.append("PLUGIN_NAME must be a non-empty string")
     if not callable(getattr(module, "run", None)):
@@ -113,11 +114,11 @@ def read_plugin(module: ModuleType, ref: PluginRef, origin: str,
     pipelines, pipelines_error = _names(module, "PIPELINES", ["*"])
     tags, tags_error = _names(module, "TAGS", [])
     errors += [e for e in (hooks_error, pipelines_error, tags_error) if e]
-    if errors:
+    if errors or not isinstance(plugin_id, str):
         return None, [Problem(where, str(plugin_id or ""), error,
                               "follow the plugin contract (docs/plugins.md)") for error in errors]
     info = PluginInfo(
-        id=plugin_id, ref=PluginRef(plugin_id, ref.module, ref.path, ref.source_hash),
+        id=plugin_id, ref=replace(ref, plugin_id=plugin_id),
         origin=origin, hooks=hooks, pipelines=pipelines, tags=tags,
         version=str(getattr(module, "VERSION", "0.0.0")),
         fail_hard=bool(getattr(module, "FAIL_HARD", False)),
@@ -129,3 +130,57 @@ def read_plugin(module: ModuleType, ref: PluginRef, origin: str,
         cache_ttl=(getattr(module, "CACHE", None) or {}).get("ttl"),
         description=(module.__doc__ or "").strip().split("\n")[0])
     return info, []
+
+
+def _call_for_ui(module, name: str):
+    """(value, None) from the plugin's optional `name()`, or (None, error message)."""
+    try:
+        return getattr(module, name)(), None
+    except Exception as error:           # a plugin's bug is shown, never raised
+        return None, f"{name}() raised {type(error).__name__}: {error}"
+
+
+def _json_problem(name: str, value) -> str | None:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as error:
+        return f"{name}() must return JSON data: {error}"
+    return None
+
+
+def plugin_metadata(module) -> dict:
+    """{"metadata": get_metadata()} ({} without one), or metadata None and the error."""
+    if not callable(getattr(module, "get_metadata", None)):
+        return {"metadata": {}}
+    value, error = _call_for_ui(module, "get_metadata")
+    if error is None and not isinstance(value, dict):
+        error = f"get_metadata() must return a dict, got {type(value).__name__}"
+    error = error or _json_problem("get_metadata", value)
+    return {"metadata": None, "metadata_error": error} if error else {"metadata": value}
+
+
+def _config_ui_value(value) -> tuple[dict | None, str | None]:
+    if isinstance(value, str):
+        return {"kind": "html", "html": value}, None
+    if not isinstance(value, dict):
+        return None, ("get_config_ui() must return an HTML string or a JSON Schema dict, "
+                      f"got {type(value).__name__}")
+    try:
+        Draft202012Validator.check_schema(value)
+    except SchemaError as error:
+        return None, f"get_config_ui() returned an invalid JSON Schema: {error.message}"
+    return {"kind": "schema", "schema": value}, _json_problem("get_config_ui", value)
+
+
+def plugin_config_ui(module, config_schema: dict) -> dict:
+    """{"config_ui": {"kind": "html", "html"} | {"kind": "schema", "schema"}}: the form
+    get_config_ui() gives, else one from CONFIG_SCHEMA (also when get_config_ui() fails,
+    with the reason under "config_ui_error")."""
+    default = {"kind": "schema", "schema": config_schema}
+    if not callable(getattr(module, "get_config_ui", None)):
+        return {"config_ui": default}
+    value, error = _call_for_ui(module, "get_config_ui")
+    form, error = (None, error) if error else _config_ui_value(value)
+    if error:
+        return {"config_ui": default, "config_ui_error": error}
+    return {"config_ui": form}

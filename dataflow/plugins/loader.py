@@ -3,11 +3,22 @@
 The same loader runs in the orchestrating process and on every Dask worker, so a
 plugin whose source changed (hot reload) is imported afresh everywhere, keyed by
 the hash of its source files.
+
+Plugins may share code: `bar_rebuilder` does `from ohlcv_aggregator.bars import ...`.
+Such a *shared module* (a folder or .py file beside the plugin, or in another plugin
+folder, named by an absolute import in the plugin's code, found statically and
+transitively) is part of the plugin's source: its files are in the plugin's hash,
+it is imported afresh, from that exact place, whenever the plugin is, and the jobs the
+plugin submits carry it by value.
 """
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import importlib
+import importlib.machinery
+import importlib.metadata
 import importlib.util
 import shutil
 import sys
@@ -16,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import cloudpickle
+
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str], ModuleType] = {}
 plugin_dirs: set[str] = set()     # folders this process put on sys.path for plugins
@@ -23,24 +36,100 @@ plugin_dirs: set[str] = set()     # folders this process put on sys.path for plu
 
 @dataclass(frozen=True)
 class PluginRef:
-    """Where a plugin's code is: a folder (`path`) or an importable `module` name."""
+    """Where a plugin's code is: a folder (`path`) or an importable `module` name.
+
+    `shared`: the paths of the shared modules it imports (folders or .py files),
+    each after the shared modules it imports itself.
+    """
 
     plugin_id: str
     module: str
     path: str | None = None
     source_hash: str = ""
+    shared: tuple[str, ...] = ()
 
 
-def source_hash(folder: Path) -> str:
-    """sha256 over every .py file of a plugin, in a stable order (its version identity)."""
+def _python_files(target: Path) -> list[Path]:
+    if target.is_file():
+        return [target]
+    return [file for file in sorted(target.rglob("*.py")) if "__pycache__" not in file.parts]
+
+
+def _imported_top_names(file: Path) -> set[str]:
+    """Top-level names of the absolute imports in a file (anywhere in it)."""
+    try:
+        tree = ast.parse(file.read_bytes(), filename=str(file))
+    except (SyntaxError, ValueError):
+        return set()          # importing it reports the error
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _module_name(target: Path) -> str:
+    return target.stem if target.is_file() else target.name
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_names() -> frozenset[str]:
+    return frozenset(importlib.metadata.packages_distributions())
+
+
+def _sibling(name: str, search_dirs) -> Path | None:
+    """The folder or .py file named `name` in the first search folder that has one.
+
+    A name Python has elsewhere (the standard library, an installed package) is never
+    a shared module: that import does not reach the plugin folders."""
+    if name in sys.stdlib_module_names or name in sys.builtin_module_names:
+        return None
+    for folder in search_dirs:
+        package, single = Path(folder) / name, Path(folder) / f"{name}.py"
+        found = package if package.is_dir() and any(package.glob("*.py")) else \
+            single if single.is_file() else None
+        if found is not None:
+            return None if name in _installed_names() else found
+    return None
+
+
+def shared_modules(target: Path, search_dirs) -> list[Path]:
+    """The shared modules `target` imports, transitively, dependencies first."""
+    order: list[Path] = []
+    seen = {Path(target).resolve()}
+
+    def visit(current: Path) -> None:
+        names = set().union(*map(_imported_top_names, _python_files(current)))
+        for name in sorted(names - {_module_name(current)}):
+            found = _sibling(name, search_dirs)
+            if found is None or found.resolve() in seen:
+                continue
+            seen.add(found.resolve())
+            visit(found)
+            order.append(found)
+    visit(Path(target))
+    return order
+
+
+def source_hash(target: Path, shared=()) -> str:
+    """sha256 over every .py file of a plugin and of the shared modules it imports, in a
+    stable order (its version identity)."""
     digest = hashlib.sha256()
-    files = [folder] if folder.is_file() else sorted(folder.rglob("*.py"))
-    for file in files:
-        if "__pycache__" in file.parts:
-            continue
-        digest.update(str(file.relative_to(folder.parent)).encode())
-        digest.update(file.read_bytes())
+    for part in (Path(target), *map(Path, shared)):
+        for file in _python_files(part):
+            digest.update(str(file.relative_to(part.parent)).encode())
+            digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def folder_ref(folder: Path, search_dirs) -> PluginRef:
+    """The reference to a folder plugin; shared modules are looked for in `search_dirs`
+    (the plugin's own plugin folder first, then the other configured ones)."""
+    shared = shared_modules(folder, search_dirs)
+    return PluginRef("", folder.name, str(folder), source_hash(folder, shared),
+                     tuple(str(path) for path in shared))
 
 
 def _forget_package(name: str) -> None:
@@ -48,26 +137,56 @@ def _forget_package(name: str) -> None:
         del sys.modules[module_name]
 
 
-def _import_folder(name: str, folder: Path) -> ModuleType:
-    """Import `folder/__init__.py` as top-level package `name` (fresh each call)."""
-    parent = str(folder.parent)
+def _spec_for(name: str, target: Path):
+    if target.is_file():
+        return importlib.util.spec_from_file_location(name, target)
+    if (target / "__init__.py").is_file():
+        return importlib.util.spec_from_file_location(
+            name, target / "__init__.py", submodule_search_locations=[str(target)])
+    spec = importlib.machinery.ModuleSpec(name, None, is_package=True)   # a namespace folder
+    spec.submodule_search_locations = [str(target)]
+    return spec
+
+
+def _drop_bytecode(name: str, target: Path) -> None:
+    """A rewrite within the same second and size would otherwise reuse stale bytecode."""
+    if target.is_dir():
+        for cache in target.rglob("__pycache__"):
+            shutil.rmtree(cache, ignore_errors=True)
+        return
+    for stale in (target.parent / "__pycache__").glob(f"{name}.*.pyc"):
+        stale.unlink(missing_ok=True)
+
+
+def _fresh_module(name: str, target: Path) -> ModuleType:
+    """Import `target` (a package folder or a .py file) as top-level module `name`, anew."""
+    parent = str(target.parent)
     plugin_dirs.add(parent)
     if parent not in sys.path:
         sys.path.append(parent)     # lets plugins import their siblings' helpers
     _forget_package(name)
-    # A rewrite within the same second and size would otherwise reuse stale bytecode.
-    for cache in folder.rglob("__pycache__"):
-        shutil.rmtree(cache, ignore_errors=True)
-    spec = importlib.util.spec_from_file_location(
-        name, folder / "__init__.py", submodule_search_locations=[str(folder)])
+    _drop_bytecode(name, target)
+    spec = _spec_for(name, target)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        if spec.loader is not None:
+            spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(name, None)
         raise
     return module
+
+
+def _import_folder(ref: PluginRef) -> ModuleType:
+    """The shared modules it uses, then the plugin's own package, all imported anew.
+
+    Shared modules go by value when cloudpickled (a job the plugin submits calling
+    shared code), so a job runs the version the plugin was loaded with, not the copy
+    the job's worker happens to have in sys.modules."""
+    for shared in map(Path, ref.shared):
+        cloudpickle.register_pickle_by_value(_fresh_module(_module_name(shared), shared))
+    return _fresh_module(ref.module, Path(ref.path or ref.module))
 
 
 def import_plugin(ref: PluginRef) -> ModuleType:
@@ -77,7 +196,7 @@ def import_plugin(ref: PluginRef) -> ModuleType:
         module = _loaded.get(key)
         if module is None:
             if ref.path:
-                module = _import_folder(ref.module, Path(ref.path))
+                module = _import_folder(ref)
             else:
                 module_name, _, attribute = ref.module.partition(":")
                 module = importlib.import_module(module_name)

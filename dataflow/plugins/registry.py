@@ -12,9 +12,10 @@ import sys
 import traceback
 from pathlib import Path
 
-from dataflow.errors import PluginError, Problem
-from dataflow.plugins.contract import PluginInfo, read_plugin
-from dataflow.plugins.loader import PluginRef, forget, import_plugin, plugin_dirs, source_hash
+from dataflow.errors import PluginNotFound, Problem
+from dataflow.plugins.contract import PluginInfo, plugin_config_ui, plugin_metadata, read_plugin
+from dataflow.plugins.loader import (PluginRef, folder_ref, forget, import_plugin, plugin_dirs,
+                                     source_hash)
 
 ENTRY_POINT_GROUP = "dataflow.plugins"
 _started: dict[str, set[str]] = {}      # on_load was called for these source versions
@@ -102,12 +103,13 @@ class PluginRegistry:
         self.discover()
 
     def _candidates(self, problems: list):
+        bases = [(self.project_dir / path).resolve() for path in self.plugin_paths]
         for folder, shown in _folder_candidates(self.project_dir, self.plugin_paths):
             shadowing = _shadowing_problem(folder, shown)
             if shadowing is not None:
                 problems.append(shadowing)
                 continue
-            ref = PluginRef("", folder.name, str(folder), source_hash(folder))
+            ref = folder_ref(folder, [folder.parent, *bases])
             yield ref, f"folder {shown.rsplit('/', 1)[0]}", shown
         if not self.use_entry_points:
             return
@@ -117,7 +119,9 @@ class PluginRegistry:
                 f"entry point {package}", f"entry point {point.name} = {point.value}"
 
     def discover(self) -> None:
-        plugins, problems, where = {}, [], {}
+        plugins: dict[str, PluginInfo] = {}
+        problems: list[Problem] = []
+        where: dict[str, str] = {}
         for ref, origin, shown in self._candidates(problems):
             info, found = _load(ref, origin, shown)
             problems += found
@@ -156,10 +160,20 @@ class PluginRegistry:
             return self.plugins[plugin_id]
         except KeyError:
             known = ", ".join(sorted(self.plugins)) or "none"
-            raise PluginError(f"no plugin named {plugin_id!r} (known: {known})") from None
+            raise PluginNotFound(plugin_id, f"(known: {known})") from None
 
     def module(self, plugin_id: str):
         return import_plugin(self.get(plugin_id).ref)
+
+    def describe(self, plugin_id: str) -> dict:
+        """What the control panel shows of a plugin: its summary, CONFIG_SCHEMA, `metadata`
+        (get_metadata()) and `config_ui` (get_config_ui(), else a form from CONFIG_SCHEMA).
+        A plugin function that raises or returns the wrong type is reported under
+        `metadata_error` / `config_ui_error`; only an unknown id raises (PluginNotFound)."""
+        info = self.get(plugin_id)
+        module = import_plugin(info.ref)
+        return {**info.summary(), "config_schema": info.config_schema,
+                **plugin_metadata(module), **plugin_config_ui(module, info.config_schema)}
 
     def select(self, tag: str | None = None, pipeline: str | None = None) -> list[PluginInfo]:
         chosen = [info for info in self.plugins.values()

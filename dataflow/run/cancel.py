@@ -10,32 +10,40 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from dataflow.worker.cancel_flags import CANCELLED, hard_stop, request_cancel, running_here
-from dataflow.model import PENDING, RUNNING
+from dataflow.run.graph import hard_stop, request_cancel, running_here
+from dataflow.statuses import TaskStatus
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from dataflow.run.result import RunHandle
 
 RESTART_AFTER = 2.0      # seconds after the hard stop before the worker is restarted
 
 
 class Canceller:
-    def __init__(self, client_getter, grace_seconds: float):
+    def __init__(self, client_getter: Callable[[], Client], grace_seconds: float):
         self._client = client_getter
         self.grace = grace_seconds
 
-    def cancel(self, handle, plugin: str | None = None, reason: str = CANCELLED) -> None:
+    def cancel(self, handle: RunHandle, plugin: str | None = None,
+               reason: TaskStatus = TaskStatus.CANCELLED) -> None:
         """Start cancelling; returns at once (the run ends through its futures)."""
-        tracker, client = handle.tracker, self._client()
+        run_state, client = handle.state, self._client()
         if plugin is None:
-            tracker.cancel_requested = True
+            run_state.cancel_requested = True
         request_cancel(handle.run_id, plugin, reason)     # tasks run in this process too
         client.run(request_cancel, handle.run_id, plugin, reason)
         for task_id, future in handle.futures.items():
-            state = tracker.tasks[task_id]
-            if state["status"] == PENDING and plugin in (None, state["plugin"]):
+            state = run_state.tasks[task_id]
+            if state["status"] == TaskStatus.PENDING and plugin in (None, state["plugin"]):
                 if plugin is None:
                     future.cancel()
                 # it will never start: say so now rather than when its hook comes
-                tracker.handle({"kind": "task_finished", "run_id": handle.run_id,
+                run_state.handle({"kind": "task_finished", "run_id": handle.run_id,
                                 "task_id": task_id, "hook": state["hook"],
                                 "plugin": state["plugin"], "status": reason,
                                 "error": f"{reason} before it started"})
@@ -43,11 +51,11 @@ class Canceller:
         timer.daemon = True
         timer.start()
 
-    def _still_running(self, handle, plugin: str | None) -> list[str]:
-        return [tid for tid, task in handle.tracker.tasks.items()
-                if task["status"] == RUNNING and plugin in (None, task["plugin"])]
+    def _still_running(self, handle: RunHandle, plugin: str | None) -> list[str]:
+        return [tid for tid, task in handle.state.tasks.items()
+                if task["status"] == TaskStatus.RUNNING and plugin in (None, task["plugin"])]
 
-    def _escalate(self, handle, plugin: str | None) -> None:
+    def _escalate(self, handle: RunHandle, plugin: str | None) -> None:
         if not self._still_running(handle, plugin):
             return
         client = self._client()
@@ -60,12 +68,12 @@ class Canceller:
         if stuck:
             self._restart_workers(handle, stuck)
 
-    def _restart_workers(self, handle, task_ids: list[str]) -> None:
+    def _restart_workers(self, handle: RunHandle, task_ids: list[str]) -> None:
         """Last resort for a plugin stuck in C code: its worker process is replaced."""
         client = self._client()
-        addresses = set()
+        addresses: set[str] = set()
         for task_id in task_ids:      # only the workers running the stuck plugins
-            plugin = handle.tracker.tasks[task_id]["plugin"]
+            plugin = handle.state.tasks[task_id]["plugin"]
             holders = client.run(running_here, handle.run_id, plugin)
             addresses.update(address for address, count in holders.items() if count)
         client.cancel([handle.futures[task_id] for task_id in task_ids], force=True)

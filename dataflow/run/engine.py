@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from distributed import wait
+from distributed import Client, Future, LocalCluster, wait
 from distributed.client import FuturesCancelledError
 
 from dataflow.run.cancel import Canceller
 from dataflow.cluster.client import dashboard_link, start_client
-from dataflow.errors import PluginError
+from dataflow.errors import PluginNotFound, RunTimeout
 from dataflow.events import add_local_listener, remove_local_listener, subscribe, unsubscribe
 from dataflow.run.graph import submit_graph
 from dataflow.run.launch import new_env, record_start
@@ -24,15 +26,20 @@ from dataflow.run.settle import reconcile
 from dataflow.cluster.resources import Resources
 from dataflow.run.result import RunHandle, RunResult
 from dataflow.run.resume import resume_plan
-from dataflow.store.control import request_cancel_in_store
-from dataflow.run.state import RunTracker
-from dataflow.run.supervisor import RunWatcher
+from dataflow.store.control import request_cancel
+from dataflow.run.state import RunState
+from dataflow.run.supervisor import RunSupervisor
 from dataflow.cluster.worker_setup import prepare_workers
 
+if TYPE_CHECKING:
+    from dataflow.model import RunPlan
+    from dataflow.project import Project
+
 FINISH_EVENT_GRACE = 2.0     # seconds to wait for end events after the futures are done
+CANCEL_WAIT = 30.0           # seconds a timed-out run gets to stop before it is settled
 
 
-def _wait_all(futures: list, timeout: float | None) -> None:
+def _wait_all(futures: list[Future], timeout: float | None) -> None:
     """Wait until every future is finished, erred or cancelled (cancelled ones don't raise)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
@@ -51,20 +58,23 @@ class Engine:
     the CPU governor; `govern=True` governs a client you pass in as well.
     """
 
-    def __init__(self, project, client=None, listeners=(), govern: bool | None = None):
+    def __init__(self, project: Project, client: Client | None = None,
+                 listeners: Iterable[Callable[[dict], None]] = (), govern: bool | None = None):
         self.project = project
         self.listeners = list(listeners)
-        self._client, self._cluster, self._owns_client = client, None, client is None
+        self._client: Client | None = client
+        self._cluster: LocalCluster | None = None
+        self._owns_client = client is None
         self._govern = self._owns_client if govern is None else govern
         self.active_runs: dict[str, RunHandle] = {}
         self.resources: Resources | None = None
-        self._watcher: RunWatcher | None = None
+        self._supervisor: RunSupervisor | None = None
         cluster = project.settings.cluster
         self.canceller = Canceller(lambda: self.client, cluster.cancel_grace_seconds)
         add_local_listener(self._route)
 
     @property
-    def client(self):
+    def client(self) -> Client:
         if self._client is None:
             self._client, self._cluster = start_client(self.project.settings.cluster)
         if self.resources is None:
@@ -79,79 +89,96 @@ class Engine:
         return dashboard_link(self.client)
 
     def _route(self, event: dict) -> None:
-        handle = self.active_runs.get(event.get("run_id"))
+        handle = self.active_runs.get(event.get("run_id", ""))
         if handle is not None:
-            handle.tracker.handle(event)
+            handle.state.handle(event)
 
-    def plan(self, pipeline: str):
+    def plan(self, pipeline: str) -> RunPlan:
         return build_plan(self.project, pipeline)
 
-    def start(self, pipeline: str, trigger: str = "api", listeners=(), plan=None,
+    def start(self, pipeline: str, trigger: str = "api",
+              listeners: Iterable[Callable[[dict], None]] = (), plan: RunPlan | None = None,
               use_cache: bool = True, resumed_from: str | None = None) -> RunHandle:
         """Plan (unless given a plan), record and submit a run; returns at once."""
         plan = plan or build_plan(self.project, pipeline)
         client, run_id = self.client, uuid.uuid4().hex
         env = new_env(self.project, plan, run_id, use_cache)
         log_file = LogFile(self.project.directory / self.project.settings.log_directory, run_id)
-        tracker = RunTracker(run_id, plan, self.project.recorder,
+        run_state = RunState(run_id, plan, self.project.recorder,
                              self.listeners + list(listeners), log_file)
-        handle = RunHandle(run_id, plan, env, {}, tracker, time.time())
+        handle = RunHandle(run_id, plan, env, {}, run_state, time.time())
         record_start(self.project.recorder, handle, trigger, resumed_from)
         self.active_runs[run_id] = handle
-        if self._watcher is None:
-            self._watcher = RunWatcher(self)
+        if self._supervisor is None:
+            self._supervisor = RunSupervisor(self)
         handle.futures = submit_graph(client, env, plan)
         return handle
 
     def wait(self, handle: RunHandle, timeout: float | None = None) -> RunResult:
-        """Block until the run ends; record and return its result."""
-        _wait_all(list(handle.futures.values()), timeout)
+        """Block until the run ends; record and return its result.
+
+        With `timeout` (seconds), a run still going then is cancelled and RunTimeout raised.
+        """
+        try:
+            _wait_all(list(handle.futures.values()), timeout)
+        except TimeoutError:
+            self.cancel(handle.run_id)
+            _wait_all(list(handle.futures.values()), CANCEL_WAIT)
+            result = self._settle_and_finish(handle)
+            raise RunTimeout(handle.run_id, timeout or 0.0, result.status) from None
+        return self._settle_and_finish(handle)
+
+    def _settle_and_finish(self, handle: RunHandle) -> RunResult:
         reconcile(self.client, handle, settled_only=True)
-        if not handle.tracker.wait_finished(FINISH_EVENT_GRACE):
+        if not handle.state.wait_finished(FINISH_EVENT_GRACE):
             reconcile(self.client, handle)
         return self._finish(handle)
 
     def _finish(self, handle: RunHandle) -> RunResult:
-        tracker = handle.tracker
-        status, duration = tracker.status(), round(time.time() - handle.started, 4)
-        error = tracker.first_error()
+        run_state = handle.state
+        status, duration = run_state.status(), round(time.time() - handle.started, 4)
+        error = run_state.first_error()
         self.project.recorder.record("runs", handle.run_id, {
             "status": status, "finished": datetime.now(timezone.utc), "duration": duration,
-            "counts": tracker.counts(), "error": error})
+            "counts": run_state.counts(), "error": error})
         self.active_runs.pop(handle.run_id, None)
-        if tracker.log_file is not None:
-            tracker.log_file.close()
+        if run_state.log_file is not None:
+            run_state.log_file.close()
         # Cancel flags stay set on the workers: a cancelled task Dask had already handed
         # to a worker may still reach its thread later, and must then not run.
         return RunResult(handle.run_id, handle.plan.pipeline, status, duration,
-                         dict(tracker.tasks), error, handle.futures)
+                         dict(run_state.tasks), error, handle.futures)
 
-    def run(self, pipeline: str, trigger: str = "api", listeners=(),
-            use_cache: bool = True) -> RunResult:
-        return self.wait(self.start(pipeline, trigger, listeners, use_cache=use_cache))
+    def run(self, pipeline: str, trigger: str = "api",
+            listeners: Iterable[Callable[[dict], None]] = (), use_cache: bool = True,
+            timeout: float | None = None) -> RunResult:
+        """Run a pipeline to its end (or cancel it after `timeout` seconds: RunTimeout)."""
+        return self.wait(self.start(pipeline, trigger, listeners, use_cache=use_cache), timeout)
 
-    def resume(self, run_id: str, failed_only: bool = False, listeners=()) -> RunResult:
+    def resume(self, run_id: str, failed_only: bool = False,
+               listeners: Iterable[Callable[[dict], None]] = (),
+               timeout: float | None = None) -> RunResult:
         """Re-run a failed/cancelled/interrupted run; completed tasks are restored."""
         plan, old = resume_plan(self.project, run_id, failed_only)
         handle = self.start(old["pipeline"], "resume", listeners, plan=plan,
                             resumed_from=old["_id"])
         self.project.recorder.record("runs", old["_id"], {"resumed_by": handle.run_id})
-        return self.wait(handle)
+        return self.wait(handle, timeout)
 
     def cancel(self, run_id: str, plugin: str | None = None) -> str:
         """Cancel a run (or one plugin of it) run here or by another process."""
         handle = self.active_runs.get(run_id)
         if handle is None:
-            return request_cancel_in_store(self.project.db, run_id, plugin)
+            return request_cancel(self.project.db, run_id, plugin)
         if plugin is not None and plugin not in {t.plugin for t in handle.plan.tasks}:
-            raise PluginError(f"run {run_id} has no plugin {plugin!r}")
-        handle.tracker.cancelled_plugins.add(plugin)
+            raise PluginNotFound(plugin, f"in run {run_id}")
+        handle.state.cancelled_plugins.add(plugin)
         self.canceller.cancel(handle, plugin)
         return run_id
 
     def close(self) -> None:
         remove_local_listener(self._route)
-        for stoppable in (self._watcher, self.resources):
+        for stoppable in (self._supervisor, self.resources):
             if stoppable is not None:
                 stoppable.stop()
         self.project.recorder.flush()
@@ -163,8 +190,8 @@ class Engine:
                 self._cluster.close()
         self._client = self._cluster = None
 
-    def __enter__(self):
+    def __enter__(self) -> Engine:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()

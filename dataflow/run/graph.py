@@ -8,23 +8,34 @@ since a graph carries one priority.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dask._task_spec import Task, TaskRef
 
-from dataflow.worker.task import execute_task
-from dataflow.worker.jobs import priority_value
+from dataflow.model import PlannedTask, RunEnv, RunPlan, priority_value
+# The one bridge from the orchestrating side to code that runs on the workers: the task
+# function, and the cancel-flag functions sent with `client.run`.
+from dataflow.worker.task import execute_task, hard_stop, request_cancel, running_here
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+__all__ = ["submit_graph", "task_key", "execute_task", "hard_stop", "request_cancel",
+           "running_here"]
 
 
-def task_key(env, task) -> str:
+def task_key(env: RunEnv, task: PlannedTask) -> str:
     """Readable in the Dask dashboard: pipeline, hook, plugin, then the run id."""
     return f"{env.pipeline}:{task.hook}:{task.plugin}-{env.run_id}"
 
 
-def _priority(plan, task) -> int:
+def _priority(plan: RunPlan, task: PlannedTask) -> int:
     return priority_value(plan.priority) + (priority_value(task.priority) if task.priority else 0)
 
 
-def _as_one_graph(client, env, plan) -> dict:
-    graph, keys, task_ids, previous = {}, [], [], []
+def _as_one_graph(client: Client, env: RunEnv, plan: RunPlan) -> dict[str, Future]:
+    graph, keys, task_ids = {}, [], []
+    previous: list[str] = []
     for stage in plan.stages:
         current = []
         for task in stage:
@@ -39,7 +50,7 @@ def _as_one_graph(client, env, plan) -> dict:
     return dict(zip(task_ids, futures))
 
 
-def _one_by_one(client, env, plan) -> dict:
+def _one_by_one(client: Client, env: RunEnv, plan: RunPlan) -> dict[str, Future]:
     futures: dict = {}
     previous: list = []
     for stage in plan.stages:
@@ -53,7 +64,7 @@ def _one_by_one(client, env, plan) -> dict:
     return futures
 
 
-def submit_graph(client, env, plan) -> dict:
+def submit_graph(client: Client, env: RunEnv, plan: RunPlan) -> dict[str, Future]:
     """Submit every task of `plan`; returns {task_id: future} in hook order."""
     if not plan.tasks:
         return {}

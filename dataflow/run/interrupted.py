@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import socket
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from dataflow.run.state import RUN_INTERRUPTED
+from dataflow.store.history import active_runs, mark_interrupted
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
 
 STALE_AFTER = timedelta(seconds=60)
-UNFINISHED_TASKS = ("pending", "running")
 
 
 def _process_alive(pid, started) -> bool:
@@ -31,22 +34,14 @@ def _alive(run: dict, host: str, now: datetime) -> bool:
     return heartbeat is not None and now - heartbeat < STALE_AFTER
 
 
-def mark_interrupted(db, run: dict, now: datetime) -> None:
-    reason = (f"the orchestrating process (pid {run.get('pid')} on {run.get('host')}) ended "
-              "before the run finished; resume it with `dataflow resume`")
-    db["runs"].update_one({"_id": run["_id"], "status": "running"}, {"$set": {
-        "status": RUN_INTERRUPTED, "finished": now, "error": reason}})
-    db["tasks"].update_many({"run_id": run["_id"], "status": {"$in": list(UNFINISHED_TASKS)}},
-                            {"$set": {"status": RUN_INTERRUPTED}})
-
-
-def recover_interrupted(db) -> list[str]:
+def recover_interrupted(db: Database[Any]) -> list[str]:
     """Mark every dead `running` run interrupted; returns their ids."""
     host, now = socket.gethostname(), datetime.now(timezone.utc)
     found = []
-    for run in db["runs"].find({"status": "running"},
-                               {"host": 1, "pid": 1, "pid_started": 1, "heartbeat": 1}):
+    for run in active_runs(db):
         if not _alive(run, host, now):
-            mark_interrupted(db, run, now)
+            reason = (f"the orchestrating process (pid {run.get('pid')} on {run.get('host')}) "
+                      "ended before the run finished; resume it with `dataflow resume`")
+            mark_interrupted(db, run["_id"], reason, now)
             found.append(run["_id"])
     return found

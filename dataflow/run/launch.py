@@ -4,17 +4,23 @@ from __future__ import annotations
 import os
 import socket
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import psutil
 
-from dataflow.worker.checkpoints import checkpoint_mode
-from dataflow.worker.services import RunEnv
-from dataflow.run.state import RUN_RUNNING
+from dataflow.model import RunEnv, RunPlan
+from dataflow.statuses import RunStatus, TaskStatus
+from dataflow.store.connection import checkpoint_mode
+
+if TYPE_CHECKING:
+    from dataflow.project import Project
+    from dataflow.run.result import RunHandle
+    from dataflow.store.recorder import Recorder
 
 _PROCESS_STARTED = psutil.Process().create_time()
 
 
-def new_env(project, plan, run_id: str, use_cache: bool = True) -> RunEnv:
+def new_env(project: Project, plan: RunPlan, run_id: str, use_cache: bool = True) -> RunEnv:
     settings = project.settings
     return RunEnv(run_id, plan.pipeline, str(project.directory), project.store,
                   datetime.now(timezone.utc), priority=plan.priority,
@@ -23,11 +29,12 @@ def new_env(project, plan, run_id: str, use_cache: bool = True) -> RunEnv:
                   use_cache=use_cache, retry=dict(settings.retry))
 
 
-def record_start(recorder, handle, trigger: str, resumed_from: str | None = None) -> None:
+def record_start(recorder: Recorder, handle: RunHandle, trigger: str,
+                 resumed_from: str | None = None) -> None:
     """The run (status running, who orchestrates it) and one pending record per task."""
     env, plan = handle.env, handle.plan
     recorder.record("runs", handle.run_id, {
-        "pipeline": env.pipeline, "trigger": trigger, "status": RUN_RUNNING,
+        "pipeline": env.pipeline, "trigger": trigger, "status": RunStatus.RUNNING,
         "started": env.start_time, "hooks": list(plan.hooks), "priority": plan.priority,
         "host": socket.gethostname(), "pid": os.getpid(), "pid_started": _PROCESS_STARTED,
         "heartbeat": env.start_time, "project": env.project_dir, "resumed_from": resumed_from,
@@ -35,6 +42,6 @@ def record_start(recorder, handle, trigger: str, resumed_from: str | None = None
     for task in plan.tasks:
         recorder.record("tasks", f"{handle.run_id}:{task.task_id}", {
             "run_id": handle.run_id, "pipeline": env.pipeline, "hook": task.hook,
-            "hook_index": task.hook_index, "plugin": task.plugin, "status": "pending",
+            "hook_index": task.hook_index, "plugin": task.plugin, "status": TaskStatus.PENDING,
             "plugin_version": task.version, "source_hash": task.ref.source_hash,
             "config": task.config, "fail_hard": task.fail_hard, "mode": task.mode})

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import TextIO
 
 
 def format_record(record: dict) -> str:
@@ -18,7 +19,7 @@ class LogFile:
 
     def __init__(self, directory: Path, run_id: str):
         self.path = Path(directory) / f"{run_id}.log"
-        self._file = None
+        self._file: TextIO | None = None
         self._lock = threading.Lock()
 
     def write(self, record: dict) -> None:

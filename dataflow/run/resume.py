@@ -8,51 +8,39 @@ failed run again and the rest that did not complete are skipped.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from dataflow.errors import DataflowError
+from dataflow.errors import NotResumable
+from dataflow.model import PlannedTask
 from dataflow.run.plan import RunPlan, build_plan
+from dataflow.statuses import FAILED_TASK_STATUSES, RESUMABLE_RUN_STATUSES, TaskStatus
 from dataflow.store.history import get_run
 
-RESUMABLE = ("failed", "cancelled", "interrupted", "completed_with_errors")
+if TYPE_CHECKING:
+    from dataflow.project import Project
 
 
-def _resumed_task(task, old: dict | None, failed_only: bool):
+def _resumed_task(task: PlannedTask, old: dict | None, failed_only: bool) -> PlannedTask:
     if old is None:
         return task if not failed_only else dataclasses.replace(task, mode="skip")
     config = old.get("config", task.config)
-    if old["status"] == "completed" and (old.get("checkpoint") or old.get("marked_success")):
+    if old["status"] == TaskStatus.COMPLETED and (old.get("checkpoint") or old.get("marked_success")):
         return dataclasses.replace(task, config=config, mode="restore",
                                    restore=old.get("checkpoint"))
-    if failed_only and old["status"] not in ("failed", "timed_out"):
+    if failed_only and old["status"] not in FAILED_TASK_STATUSES:
         return dataclasses.replace(task, config=config, mode="skip")
     return dataclasses.replace(task, config=config, mode="run")
 
 
-def resume_plan(project, run_id: str, failed_only: bool = False) -> tuple[RunPlan, dict]:
+def resume_plan(project: Project, run_id: str,
+                failed_only: bool = False) -> tuple[RunPlan, dict]:
     """The plan of the resumed run, and the original run's record."""
     old = get_run(project.db, run_id)
-    if old.get("status") not in RESUMABLE:
-        raise DataflowError(f"run {old['_id']} is {old.get('status')}; only runs that are "
-                            f"{', '.join(RESUMABLE)} can be resumed")
+    if old.get("status") not in RESUMABLE_RUN_STATUSES:
+        raise NotResumable(f"run {old['_id']} is {old.get('status')}; only runs that are "
+                           f"{', '.join(RESUMABLE_RUN_STATUSES)} can be resumed")
     fresh = build_plan(project, old["pipeline"])
     old_tasks = {f"{t['hook']}.{t['plugin']}": t for t in old["tasks"]}
     stages = tuple(tuple(_resumed_task(task, old_tasks.get(task.task_id), failed_only)
                          for task in stage) for stage in fresh.stages)
     return dataclasses.replace(fresh, stages=stages), old
-
-
-def mark_success(db, run_id: str, plugin: str) -> dict:
-    """Let an operator declare one task of a finished run done, so resume skips it."""
-    run = get_run(db, run_id)
-    if run.get("status") == "running":
-        raise DataflowError(f"run {run['_id']} is still running; cancel it first")
-    tasks = [t for t in run["tasks"] if t["plugin"] == plugin]
-    if not tasks:
-        raise DataflowError(f"run {run['_id']} has no plugin {plugin!r}; "
-                            f"see `dataflow show {run['_id'][:12]}`")
-    for task in tasks:
-        db["tasks"].update_one({"_id": task["_id"]}, {"$set": {
-            "status": "completed", "marked_success": datetime.now(timezone.utc),
-            "previous_status": task["status"], "previous_error": task.get("error")}})
-    return run

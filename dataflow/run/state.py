@@ -2,29 +2,33 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
-from dataflow.model import (CANCELLED, COMPLETED, FAILED, FINAL_TASK_STATUSES, PENDING,
-                              RUNNING, TIMED_OUT)
+from dataflow.statuses import FINAL_TASK_STATUSES, RunStatus, TaskStatus
 
-RUN_COMPLETED, RUN_WITH_ERRORS, RUN_FAILED = "completed", "completed_with_errors", "failed"
-RUN_CANCELLED, RUN_RUNNING, RUN_INTERRUPTED = "cancelled", "running", "interrupted"
+if TYPE_CHECKING:
+    from dataflow.model import RunPlan
+    from dataflow.run.log_file import LogFile
+    from dataflow.store.recorder import Recorder
 
 
-def _when(epoch: float | None):
+
+def _when(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, timezone.utc) if epoch else None
 
 
 def run_status(tasks: dict, cancel_requested: bool) -> str:
     statuses = [task["status"] for task in tasks.values()]
-    if cancel_requested and CANCELLED in statuses:
-        return RUN_CANCELLED
-    if any(task.get("stops_pipeline") and task["status"] in (FAILED, TIMED_OUT)
+    if cancel_requested and TaskStatus.CANCELLED in statuses:
+        return RunStatus.CANCELLED
+    if any(task.get("stops_pipeline") and task["status"] in (TaskStatus.FAILED, TaskStatus.TIMED_OUT)
            for task in tasks.values()):
-        return RUN_FAILED
-    if any(status in (FAILED, TIMED_OUT, CANCELLED) for status in statuses):
-        return RUN_WITH_ERRORS
-    return RUN_COMPLETED
+        return RunStatus.FAILED
+    if any(status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT, TaskStatus.CANCELLED) for status in statuses):
+        return RunStatus.COMPLETED_WITH_ERRORS
+    return RunStatus.COMPLETED
 
 
 def _extras(event: dict) -> dict:
@@ -37,15 +41,18 @@ def _extras(event: dict) -> dict:
     return extras
 
 
-class RunTracker:
+class RunState:
     """State of one run as its events arrive (from the Dask client's event thread)."""
 
-    def __init__(self, run_id: str, plan, recorder, listeners=(), log_file=None):
+    def __init__(self, run_id: str, plan: RunPlan, recorder: Recorder,
+                 listeners: Iterable[Callable[[dict], None]] = (),
+                 log_file: LogFile | None = None):
         self.run_id, self.plan, self.recorder = run_id, plan, recorder
         self.log_file = log_file
         self.listeners = list(listeners)
-        self.tasks = {t.task_id: {"status": PENDING, "hook": t.hook, "plugin": t.plugin}
-                      for t in plan.tasks}
+        self.tasks: dict[str, dict[str, Any]] = {
+            t.task_id: {"status": TaskStatus.PENDING, "hook": t.hook, "plugin": t.plugin}
+            for t in plan.tasks}
         self.cancel_requested = False
         self.cancelled_plugins: set = set()
         self._log_seq = 0
@@ -72,9 +79,9 @@ class RunTracker:
             state = self.tasks[event["task_id"]]
             if state["status"] in FINAL_TASK_STATUSES:
                 return
-            state.update(status=RUNNING, started=event["started"])
+            state.update(status=TaskStatus.RUNNING, started=event["started"])
         self.recorder.record("tasks", self._task_doc_id(event["task_id"]), {
-            "status": RUNNING, "started": _when(event["started"]), "worker": event.get("worker")})
+            "status": TaskStatus.RUNNING, "started": _when(event["started"]), "worker": event.get("worker")})
 
     def _finished(self, event: dict) -> None:
         with self._changed:
@@ -129,6 +136,6 @@ class RunTracker:
     def first_error(self) -> str | None:
         with self._changed:
             for task_id, task in self.tasks.items():
-                if task["status"] != COMPLETED and task.get("error"):
+                if task["status"] != TaskStatus.COMPLETED and task.get("error"):
                     return f"{task_id}: {task['error']}"
         return None

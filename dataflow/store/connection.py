@@ -8,15 +8,21 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from dataflow.errors import StoreError
+from dataflow.errors import StoreUnavailable
 from dataflow.config.settings import Settings
 from dataflow.store.embedded import ensure_embedded_server
 
+if TYPE_CHECKING:
+    from pymongo.database import Database
+
 STATE_DIR = ".dataflow"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "")
 _clients: dict[str, MongoClient] = {}
 _clients_lock = threading.Lock()
 
@@ -43,10 +49,10 @@ class StoreAddress:
                 _clients[self.uri] = client
             return client
 
-    def system_db(self):
+    def system_db(self) -> Database[Any]:
         return self.client()[self.database]
 
-    def data_db(self):
+    def data_db(self) -> Database[Any]:
         return self.client()[self.data_database]
 
     def redacted(self) -> str:
@@ -64,11 +70,21 @@ def resolve_address(project_dir: Path, settings: Settings) -> StoreAddress:
 
 
 def connect_store(address: StoreAddress) -> StoreAddress:
-    """Check the store answers; a clear StoreError if it does not."""
+    """Check the store answers; a clear StoreUnavailable if it does not."""
     try:
         address.client().admin.command("ping")
     except PyMongoError as error:
-        raise StoreError(
+        raise StoreUnavailable(
             f"cannot reach MongoDB at {address.redacted()}: {error}. Check that the server "
             "runs, or unset DATAFLOW_MONGO_URI to use the embedded store") from None
     return address
+
+
+def checkpoint_mode(setting: str, store: StoreAddress) -> str:
+    """files | gridfs | off, resolving `auto` from where the store is: files when the
+    store is on this machine, GridFS when it is remote (workers elsewhere could not
+    read local files)."""
+    if setting != "auto":
+        return setting
+    host = urlparse(store.uri.split(",")[0]).hostname or ""
+    return "files" if store.embedded or host in LOCAL_HOSTS else "gridfs"

@@ -18,6 +18,8 @@ from pathlib import Path
 import psutil
 import pymongo
 
+from dataflow.errors import EmbeddedStoreError
+
 HOST = "127.0.0.1"
 PING_TIMEOUT = 1.0  # a live server answers ping well within this
 HUNG_GRACE = 5.0  # a busy server gets this long to answer before it is declared hung
@@ -25,10 +27,6 @@ LOCK_MARGIN = 30.0  # beyond a caller's timeout: outwait another holder's start 
 POLL_INTERVAL = 0.05
 FIX_HINT = ("Fix the cause above and retry, or set DATAFLOW_MONGO_URI (or the store URI in "
             "config/system.yaml) to use another MongoDB.")
-
-
-class EmbeddedStoreError(RuntimeError):
-    """The embedded server could not be started or reached."""
 
 
 def ensure_embedded_server(state_dir: Path, timeout: float = 20.0) -> str:
@@ -157,8 +155,9 @@ def _answers(port: int, timeout: float) -> bool:
     except OSError:
         return False
     ms = int(timeout * 1000)
-    client = pymongo.MongoClient(_uri(port), serverSelectionTimeoutMS=ms, connectTimeoutMS=ms,
-                                 socketTimeoutMS=ms, appname="dataflow-embedded-probe")
+    client: pymongo.MongoClient[dict] = pymongo.MongoClient(
+        _uri(port), serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms,
+        appname="dataflow-embedded-probe")
     try:
         client.admin.command("ping")
         return True

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 from pymongo import DESCENDING
 
 from dataflow.errors import RunNotFound
+from dataflow.statuses import ACTIVE_RUN_STATUSES, RunStatus, UNFINISHED_TASK_STATUSES, TaskStatus
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
 
 RECENT_WINDOWS = (timedelta(hours=6), timedelta(days=2), timedelta(days=16),
                   timedelta(days=128), timedelta(days=1024))
@@ -14,7 +19,7 @@ RUN_LIST_FIELDS = {"pipeline": 1, "status": 1, "trigger": 1, "started": 1, "fini
                    "duration": 1, "counts": 1, "error": 1}
 
 
-def list_runs(db, pipeline: str | None = None, status: str | None = None,
+def list_runs(db: Database[Any], pipeline: str | None = None, status: str | None = None,
               limit: int = 20) -> list[dict]:
     """Newest runs first.
 
@@ -41,7 +46,7 @@ def _prefix_bounds(prefix: str) -> dict:
     return {"$gte": prefix, "$lt": prefix + "\uffff"}
 
 
-def find_run_id(db, prefix: str) -> str:
+def find_run_id(db: Database[Any], prefix: str) -> str:
     """A full run id from a unique prefix (users type the first few characters).
 
     Looked up through the tasks' run_id index first: a range on `runs._id` would
@@ -65,7 +70,7 @@ def find_run_id(db, prefix: str) -> str:
     raise RunNotFound(prefix)
 
 
-def get_run(db, run_id: str) -> dict:
+def get_run(db: Database[Any], run_id: str) -> dict:
     """One run with its tasks in hook order."""
     run = db["runs"].find_one({"_id": find_run_id(db, run_id)})
     if run is None:
@@ -73,3 +78,24 @@ def get_run(db, run_id: str) -> dict:
     run["tasks"] = list(db["tasks"].find({"run_id": run["_id"]}).sort(
         [("hook_index", 1), ("plugin", 1)]))
     return run
+
+
+def run_status(db: Database[Any], run_id: str) -> str | None:
+    """The status of a run (full id), or None when there is no such run."""
+    run = db["runs"].find_one({"_id": run_id}, {"status": 1})
+    return None if run is None else run.get("status")
+
+
+def active_runs(db: Database[Any]) -> list[dict]:
+    """Runs recorded as running, with who orchestrates them (host, pid, heartbeat)."""
+    return list(db["runs"].find({"status": {"$in": list(ACTIVE_RUN_STATUSES)}},
+                                {"host": 1, "pid": 1, "pid_started": 1, "heartbeat": 1}))
+
+
+def mark_interrupted(db: Database[Any], run_id: str, reason: str, now: datetime) -> None:
+    """A running run whose orchestrator died: the run and its unfinished tasks."""
+    db["runs"].update_one({"_id": run_id, "status": RunStatus.RUNNING}, {"$set": {
+        "status": RunStatus.INTERRUPTED, "finished": now, "error": reason}})
+    db["tasks"].update_many({"run_id": run_id,
+                             "status": {"$in": list(UNFINISHED_TASK_STATUSES)}},
+                            {"$set": {"status": TaskStatus.INTERRUPTED}})

@@ -12,9 +12,15 @@ import logging
 import queue
 import threading
 import time
+from typing import TYPE_CHECKING, Any
 
 from pymongo import InsertOne, UpdateOne, WriteConcern
 from pymongo.errors import BulkWriteError, PyMongoError
+
+from dataflow.background import BackgroundThread
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
 
 log = logging.getLogger("dataflow.recorder")
 MAX_BATCH = 5_000
@@ -48,15 +54,14 @@ def merge_updates(batch: list) -> dict[str, list]:
 class Recorder:
     """One background writer per store; thread-safe."""
 
-    def __init__(self, db, linger: float = LINGER):
+    def __init__(self, db: Database[Any], linger: float = LINGER):
         self.db, self.linger = db, linger
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pending = 0
         self._done = threading.Condition()
         self._hurry = threading.Event()
         self._stopping = False
-        self._thread = threading.Thread(target=self._work, name="dataflow-recorder", daemon=True)
-        self._thread.start()
+        self._thread = BackgroundThread("dataflow-recorder", self._work).start()
 
     def record(self, collection: str, doc_id, fields: dict, insert_only: dict | None = None) -> None:
         """Upsert `fields` into document `doc_id` (and `insert_only` when it is new)."""
@@ -104,7 +109,8 @@ class Recorder:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def _work(self) -> None:
+    def _work(self, stopping: threading.Event) -> None:
+        """Until the None sentinel of close(): nothing queued before it is left unwritten."""
         while True:
             batch = self._drain()
             stop = batch[-1] is None
@@ -131,4 +137,4 @@ class Recorder:
             return
         self._stopping = True
         self._queue.put(None)
-        self._thread.join(timeout)
+        self._thread.stop(timeout)

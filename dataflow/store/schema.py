@@ -6,8 +6,12 @@ version document says the store is current.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from pymongo import ASCENDING, DESCENDING
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
 
 SCHEMA_VERSION = 2
 META_ID = "schema"
@@ -23,14 +27,14 @@ INDEXES = {
 }
 
 
-def _migrate_to_1(db) -> None:
+def _migrate_to_1(db: Database[Any]) -> None:
     """Create the indexes of runs, tasks, logs, plugin configs, config history, cache."""
     for collection, indexes in INDEXES.items():
         for keys in indexes:
             db[collection].create_index(keys)
 
 
-def _migrate_to_2(db) -> None:
+def _migrate_to_2(db: Database[Any]) -> None:
     """Index runs by (status, started) and (pipeline, status, started); drop logs.time."""
     db["runs"].create_index([("status", ASCENDING), ("started", DESCENDING)])
     db["runs"].create_index([("pipeline", ASCENDING), ("status", ASCENDING),
@@ -42,7 +46,7 @@ def _migrate_to_2(db) -> None:
 MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2}
 
 
-def schema_status(db) -> dict:
+def schema_status(db: Database[Any]) -> dict:
     meta = db["meta"].find_one({"_id": META_ID}) or {}
     current = meta.get("version", 0)
     return {"version": current, "latest": SCHEMA_VERSION,
@@ -50,7 +54,7 @@ def schema_status(db) -> dict:
             "migrated_at": meta.get("migrated_at")}
 
 
-def ensure_schema(db) -> list[int]:
+def ensure_schema(db: Database[Any]) -> list[int]:
     """Apply pending migrations in order; returns the versions applied."""
     applied = []
     for version in schema_status(db)["pending"]:

@@ -4,26 +4,25 @@ from __future__ import annotations
 import time
 import traceback
 import traceback as tb
+from typing import Any
 
 from jsonschema import ValidationError, validate
 
-from dataflow.worker.cancel_flags import PluginStopped, cancel_reason, task_finished, task_started
+from dataflow.errors import FatalError, OutputInvalid, PluginStopped
+from dataflow.worker.cancel_flags import cancel_reason, task_finished, task_started
 from dataflow.worker.capture import captured
 from dataflow.worker.context import Context
 from dataflow.worker.jobs import seceded
-from dataflow.model import COMPLETED, FAILED, Outcome
+from dataflow.model import Outcome, PlannedTask, RunEnv
 from dataflow.plugins.loader import import_plugin
-from dataflow.worker.plugin_log import FatalError, PluginLogger
+from dataflow.worker.plugin_log import PluginLogger
+from dataflow.statuses import TaskStatus
 from dataflow.worker.retry import RetryPolicy
 
 WAIT_SLICE = 0.1      # cancel is checked this often while waiting to retry
 
 
-class OutputInvalid(ValueError):
-    """The output does not match OUTPUT_SCHEMA (never retried: the code would do it again)."""
-
-
-def _check_output(task, output) -> None:
+def _check_output(task: PlannedTask, output: Any) -> None:
     if task.output_schema is None:
         return
     try:
@@ -33,7 +32,7 @@ def _check_output(task, output) -> None:
                             f"OUTPUT_SCHEMA: {error.message}") from None
 
 
-def _call(env, task, inputs: dict):
+def _call(env: RunEnv, task: PlannedTask, inputs: dict) -> Any:
     module = import_plugin(task.ref)
     context = Context(env, task.hook, task.plugin, inputs)
     task_started(env.run_id, task.plugin, module)
@@ -49,28 +48,29 @@ def _call(env, task, inputs: dict):
     return output
 
 
-def _failure(env, task, error: BaseException) -> Outcome:
+def _failure(env: RunEnv, task: PlannedTask, error: BaseException) -> Outcome:
     reason = cancel_reason(env.run_id, task.plugin)
     if reason is not None:
         how = "stopped hard after the grace period" if isinstance(error, PluginStopped) \
             else f"{type(error).__name__}: {error}"
         return Outcome(task.plugin, task.hook, reason, error=f"{reason}: {how}")
     fatal = isinstance(error, FatalError)
-    return Outcome(task.plugin, task.hook, FAILED, error=f"{type(error).__name__}: {error}",
+    return Outcome(task.plugin, task.hook, TaskStatus.FAILED, error=f"{type(error).__name__}: {error}",
                    traceback=tb.format_exc(), stops_pipeline=task.fail_hard or fatal)
 
 
-def _wait_unless_cancelled(env, task, seconds: float) -> None:
+def _wait_unless_cancelled(env: RunEnv, task: PlannedTask, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     with seceded():           # a task waiting to retry holds no worker slot
         while time.monotonic() < deadline and not cancel_reason(env.run_id, task.plugin):
             time.sleep(min(WAIT_SLICE, max(0.0, deadline - time.monotonic())))
 
 
-def _attempt(env, task, inputs: dict) -> tuple[Outcome, BaseException | None]:
+def _attempt(env: RunEnv, task: PlannedTask,
+             inputs: dict) -> tuple[Outcome, BaseException | None]:
     started = time.time()
     try:
-        outcome, error = Outcome(task.plugin, task.hook, COMPLETED,
+        outcome, error = Outcome(task.plugin, task.hook, TaskStatus.COMPLETED,
                                  output=_call(env, task, inputs)), None
     except BaseException as caught:       # a plugin's failure is data, not a crash
         outcome, error = _failure(env, task, caught), caught
@@ -80,21 +80,21 @@ def _attempt(env, task, inputs: dict) -> tuple[Outcome, BaseException | None]:
     return outcome, error
 
 
-def _retryable(policy: RetryPolicy, error, attempts: int) -> bool:
+def _retryable(policy: RetryPolicy, error: BaseException | None, attempts: int) -> bool:
     return (error is not None and not isinstance(error, (FatalError, OutputInvalid))
             and policy.allows(error, attempts))
 
 
-def run_with_retries(env, task, inputs: dict) -> Outcome:
+def run_with_retries(env: RunEnv, task: PlannedTask, inputs: dict) -> Outcome:
     """Call the plugin until it succeeds or its retry policy gives up."""
     policy = RetryPolicy.from_layers(env.retry, task.retry)
-    history = []
+    history: list[dict] = []
     while True:
         outcome, error = _attempt(env, task, inputs)
         started, finished = outcome.extra.pop("attempt_window")
         history.append({"attempt": len(history) + 1, "started": started,
                         "finished": finished, "error": outcome.error})
-        if outcome.status != FAILED or not _retryable(policy, error, len(history)):
+        if outcome.status != TaskStatus.FAILED or not _retryable(policy, error, len(history)):
             break
         wait = policy.wait_before(len(history))
         PluginLogger(env, task.hook, task.plugin).record(

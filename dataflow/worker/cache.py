@@ -11,17 +11,21 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 from dask.base import tokenize
 
 from dataflow.worker.checkpoints import load_checkpoint
 
+if TYPE_CHECKING:
+    from dataflow.model import Outcome, PlannedTask, RunEnv
 
-def input_key(outcome) -> str:
+
+def input_key(outcome: Outcome) -> str:
     return outcome.extra.get("cache_key") or tokenize(outcome.output)
 
 
-def cache_key(task, upstream) -> str:
+def cache_key(task: PlannedTask, upstream: tuple[Outcome, ...]) -> str:
     inputs = {outcome.plugin: input_key(outcome) for outcome in upstream if outcome.ok}
     material = json.dumps({"plugin": task.plugin, "source": task.ref.source_hash,
                            "config": task.config, "inputs": inputs},
@@ -29,7 +33,7 @@ def cache_key(task, upstream) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def cached_output(env, key: str):
+def cached_output(env: RunEnv, key: str) -> tuple[bool, Any]:
     """(True, output) for a live entry whose checkpoint can be read, else (False, None)."""
     entry = env.store.system_db()["cache"].find_one(
         {"_id": key, "expires": {"$gt": datetime.now(timezone.utc)}})
@@ -41,7 +45,7 @@ def cached_output(env, key: str):
         return False, None
 
 
-def remember(env, key: str, plugin: str, checkpoint: dict | None, ttl: float) -> None:
+def remember(env: RunEnv, key: str, plugin: str, checkpoint: dict | None, ttl: float) -> None:
     if checkpoint is None:
         return
     now = datetime.now(timezone.utc)

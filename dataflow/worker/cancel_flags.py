@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from types import ModuleType
 
-CANCELLED, TIMED_OUT = "cancelled", "timed_out"
-_flags: dict[tuple[str, str | None], str] = {}
+from dataflow.errors import PluginStopped
+from dataflow.statuses import TaskStatus
+
+_flags: dict[tuple[str, str | None], TaskStatus] = {}
 _running: dict[tuple[str, str], dict] = {}
 _lock = threading.Lock()
 
 
-class PluginStopped(BaseException):
-    """Raised inside a plugin's thread to stop it hard after the grace period.
-
-    A BaseException so that a plugin's own `except Exception` does not swallow it.
-    """
-
-
-def cancel_reason(run_id: str, plugin: str | None = None) -> str | None:
-    """Why this run or plugin was stopped ("cancelled" / "timed_out"), or None."""
+def cancel_reason(run_id: str, plugin: str | None = None) -> TaskStatus | None:
+    """Why this run or plugin was stopped (cancelled / timed_out), or None."""
     return _flags.get((run_id, plugin)) or _flags.get((run_id, None))
 
 
@@ -33,7 +29,7 @@ def is_cancelled(run_id: str, plugin: str | None = None) -> bool:
     return cancel_reason(run_id, plugin) is not None
 
 
-def task_started(run_id: str, plugin: str, module) -> dict:
+def task_started(run_id: str, plugin: str, module: ModuleType) -> dict:
     """Register the current thread as running `plugin` of `run_id`."""
     entry = {"thread": threading.get_ident(), "module": module, "jobs": []}
     with _lock:
@@ -70,7 +66,8 @@ def _stop_cooperatively(entry: dict) -> None:
             pass
 
 
-def request_cancel(run_id: str, plugin: str | None = None, reason: str = CANCELLED) -> int:
+def request_cancel(run_id: str, plugin: str | None = None,
+                   reason: TaskStatus = TaskStatus.CANCELLED) -> int:
     """Set the flag here and ask matching running plugins to stop; returns how many run here."""
     with _lock:
         _flags.setdefault((run_id, plugin), reason)

@@ -10,7 +10,12 @@ import io
 import logging
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dataflow.worker.plugin_log import PluginLogger
 
 _current = threading.local()
 _install_lock = threading.Lock()
@@ -67,7 +72,7 @@ def install() -> None:
 
 
 @contextmanager
-def captured(plugin_logger):
+def captured(plugin_logger: PluginLogger) -> Iterator[None]:
     """Route this thread's prints and log records to `plugin_logger` meanwhile."""
     install()
     _current.logger, _current.buffer = plugin_logger, ""

@@ -10,31 +10,25 @@ from __future__ import annotations
 import os
 import pickle
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 import gridfs
 from bson import ObjectId
 
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "")
+if TYPE_CHECKING:
+    from dataflow.model import RunEnv
+    from dataflow.store.connection import StoreAddress
 
 
-def checkpoint_mode(setting: str, store) -> str:
-    """files | gridfs | off, resolving `auto` from where the store is."""
-    if setting != "auto":
-        return setting
-    host = urlparse(store.uri.split(",")[0]).hostname or ""
-    return "files" if store.embedded or host in LOCAL_HOSTS else "gridfs"
-
-
-def _dumps(value) -> bytes:
+def _dumps(value: Any) -> bytes:
     try:
         return pickle.dumps(value, protocol=5)
     except (pickle.PicklingError, TypeError, AttributeError):
         return cloudpickle.dumps(value)
 
 
-def save_checkpoint(env, task_id: str, output) -> dict | None:
+def save_checkpoint(env: RunEnv, task_id: str, output: Any) -> dict | None:
     """Store `output` of one task; returns the reference for its task record."""
     if env.checkpoints == "off":
         return None
@@ -51,11 +45,11 @@ def save_checkpoint(env, task_id: str, output) -> dict | None:
     return {"kind": "file", "path": str(path), "bytes": len(data)}
 
 
-def _file_path(env, task_id: str) -> Path:
+def _file_path(env: RunEnv, task_id: str) -> Path:
     return Path(env.project_dir) / ".dataflow" / "checkpoints" / env.run_id / f"{task_id}.pkl"
 
 
-def existing_checkpoint(env, task_id: str) -> dict | None:
+def existing_checkpoint(env: RunEnv, task_id: str) -> dict | None:
     """This run's checkpoint of a task, if it already completed once.
 
     Dask recomputes a finished task whose output died with its worker; the
@@ -71,7 +65,7 @@ def existing_checkpoint(env, task_id: str) -> dict | None:
     return None
 
 
-def load_checkpoint(store, ref: dict):
+def load_checkpoint(store: StoreAddress, ref: dict) -> Any:
     """The output a checkpoint reference points at (FileNotFoundError when it is gone)."""
     if ref["kind"] == "gridfs":
         bucket = gridfs.GridFS(store.system_db(), collection="checkpoints")

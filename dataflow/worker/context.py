@@ -2,16 +2,22 @@
 
 Code written to spec 000 uses `context["services"]["jobs"]`; newer code may write
 `context.services.jobs`. It pickles: services rebuild themselves where it lands.
+
+Deprecated: `context["dry_run"]` is always False and kept only so plugins written to
+the old contract keep working. `dataflow run --dry-run` plans the run and runs no
+plugin code, so a plugin never runs in a dry run; do not branch on it.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from dataflow.worker.cancel_flags import is_cancelled
-from dataflow.worker.services import RunEnv, Services
+from dataflow.model import RunEnv
+from dataflow.worker.services import Services
 
-KEYS = ("run_id", "start_time", "pipeline", "hook", "plugin", "inputs", "dry_run",
-        "priority", "services")
+KEYS = ("run_id", "start_time", "pipeline", "hook", "plugin", "inputs", "priority", "services")
+# Still readable (and iterated, so dict(context) keeps it) but no longer documented.
+DEPRECATED = {"dry_run": False}
 
 
 class Context(Mapping):
@@ -29,15 +35,15 @@ class Context(Mapping):
         values = {
             "run_id": self._env.run_id, "start_time": self._env.start_time,
             "pipeline": self._env.pipeline, "hook": self._hook, "plugin": self._plugin,
-            "inputs": self._inputs, "dry_run": self._env.dry_run,
-            "priority": self._env.priority, "services": self._services}
+            "inputs": self._inputs, "priority": self._env.priority,
+            "services": self._services, **DEPRECATED}
         return values[key]
 
     def __iter__(self):
-        return iter(KEYS)
+        return iter((*KEYS, *DEPRECATED))
 
     def __len__(self) -> int:
-        return len(KEYS)
+        return len(KEYS) + len(DEPRECATED)
 
     def __getattr__(self, key: str):
         if key.startswith("_"):

@@ -14,23 +14,21 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import cloudpickle
-from distributed import as_completed, get_client, rejoin, secede
+from distributed import Future, as_completed, get_client, rejoin, secede
 from distributed.worker import thread_state
 
 from dataflow.worker.cancel_flags import cancel_reason, register_jobs
-from dataflow.errors import DataflowError
+from dataflow.errors import JobsCancelled
 from dataflow.events import current_worker, emit
+from dataflow.model import RunEnv, priority_value
 from dataflow.plugins.loader import plugin_dirs
 
-PRIORITY_VALUES = {"low": -10, "normal": 0, "high": 10, "critical": 20}
 PROGRESS_INTERVAL = 0.25     # seconds between progress reports while jobs are outstanding
-
-
-class JobsCancelled(DataflowError):
-    """The plugin's run was cancelled: no more jobs are accepted."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -53,11 +51,11 @@ class ShippedFunction:
     def __reduce__(self):
         return (ShippedFunction, (self.blob, self.__name__))
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _function_from(self.blob)(*args, **kwargs)
 
 
-def shipped(fn):
+def shipped(fn: Callable[..., Any]) -> Callable[..., Any]:
     """`fn` wrapped as a ShippedFunction when it is defined in plugin code, else as is."""
     module = sys.modules.get(getattr(fn, "__module__", None) or "")
     path = getattr(module, "__file__", None) or ""
@@ -67,18 +65,8 @@ def shipped(fn):
     return ShippedFunction(cloudpickle.dumps(fn), getattr(fn, "__name__", "job"))
 
 
-def priority_value(priority) -> int:
-    if isinstance(priority, int):
-        return priority
-    try:
-        return PRIORITY_VALUES[priority or "normal"]
-    except KeyError:
-        raise ValueError(f"priority must be one of {', '.join(PRIORITY_VALUES)} "
-                         f"or an integer, got {priority!r}") from None
-
-
 @contextmanager
-def seceded():
+def seceded() -> Iterator[None]:
     """Give the worker slot back while waiting, if this thread holds one."""
     in_task = getattr(thread_state, "key", None) is not None
     if in_task:
@@ -93,20 +81,21 @@ def seceded():
 class JobScheduler:
     """submit / map / gather / as_completed onto the run's cluster, with priorities."""
 
-    def __init__(self, env, hook: str, plugin: str):
+    def __init__(self, env: RunEnv, hook: str, plugin: str):
         self._env, self._hook, self._plugin = env, hook, plugin
         self._base_priority = priority_value(env.priority)
         self._lock = threading.Lock()
         self._total = 0
-        self._reported = (0, 0)
-        self._watcher: threading.Thread | None = None
+        self._reported: tuple[int, int | None] = (0, 0)
+        self._supervisor: threading.Thread | None = None
         self._closed = False
         self.futures: list = []
         self._worker = current_worker()
         register_jobs(env.run_id, plugin, self)
 
-    def _key(self, name: str | None, fn) -> str:
-        label = (name or getattr(fn, "__name__", "job")).replace("-", "_")
+    def _key(self, name: str | None, fn: Callable[..., Any]) -> str:
+        default: str = getattr(fn, "__name__", "job")
+        label = (name or default).replace("-", "_")
         return f"job:{self._plugin}:{label}-{self._env.run_id}-{uuid.uuid4().hex[:12]}"
 
     def _check_open(self) -> None:
@@ -117,7 +106,8 @@ class JobScheduler:
     def _priority(self, priority) -> int:
         return self._base_priority + (priority_value(priority) if priority is not None else 0)
 
-    def submit(self, fn, *args, priority=None, name: str | None = None, **kwargs):
+    def submit(self, fn: Callable[..., Any], *args: Any, priority: str | int | None = None,
+               name: str | None = None, **kwargs: Any) -> Future:
         """Run fn(*args, **kwargs) as one job; returns its future."""
         self._check_open()
         future = get_client().submit(shipped(fn), *args, key=self._key(name, fn),
@@ -138,28 +128,28 @@ class JobScheduler:
         self._track(futures)
         return futures
 
-    def gather(self, futures, errors: str = "raise"):
+    def gather(self, futures, errors: str = "raise") -> Any:
         """Results of futures, without holding a worker slot while waiting."""
         with seceded():
             results = get_client().gather(futures, errors=errors)
         self.report()
         return results
 
-    def as_completed(self, futures, with_results: bool = False):
+    def as_completed(self, futures, with_results: bool = False) -> Iterator[Any]:
         """Yield futures (or (future, result)) as they finish."""
         with seceded():
             yield from as_completed(futures, with_results=with_results)
 
     def _track(self, futures: list) -> None:
+        started: threading.Thread | None = None
         with self._lock:
             self.futures.extend(futures)
             self._total += len(futures)
-            start = self._watcher is None or not self._watcher.is_alive()
-            if start:
-                self._watcher = threading.Thread(target=self._watch, daemon=True,
-                                                 name=f"dataflow-progress-{self._plugin}")
-        if start:
-            self._watcher.start()
+            if self._supervisor is None or not self._supervisor.is_alive():
+                started = self._supervisor = threading.Thread(
+                    target=self._watch, daemon=True, name=f"dataflow-progress-{self._plugin}")
+        if started is not None:
+            started.start()
 
     def _count_done(self) -> tuple[int, int]:
         with self._lock:

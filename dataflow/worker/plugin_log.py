@@ -7,18 +7,18 @@ stores it, echoes it and alerts on it. `fatal` also stops the pipeline.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from dataflow.errors import DataflowError
+from dataflow.errors import FatalError
 from dataflow.events import current_worker, emit
+
+if TYPE_CHECKING:
+    from dataflow.model import RunEnv
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "FATAL": 50}
 
 
-class FatalError(DataflowError):
-    """Raised by `log.fatal(...)`: the pipeline stops after this plugin."""
-
-
-def log_record(env, hook, plugin, level: str, message: str, fields: dict) -> dict:
+def log_record(env: RunEnv, hook: str, plugin: str, level: str, message: str, fields: dict) -> dict:
     return {"kind": "log", "run_id": env.run_id, "pipeline": env.pipeline, "hook": hook,
             "plugin": plugin, "level": level, "message": str(message),
             "time": datetime.now(timezone.utc).isoformat(), "fields": _plain(fields)}
@@ -36,7 +36,7 @@ def _plain(fields: dict) -> dict:
 class PluginLogger:
     """debug / info / warning / error / fatal for one plugin task."""
 
-    def __init__(self, env, hook: str, plugin: str):
+    def __init__(self, env: RunEnv, hook: str, plugin: str):
         self._env, self._hook, self._plugin = env, hook, plugin
         self._threshold = LEVELS.get(env.log_level, 20)
         self._worker = current_worker()     # so threads the plugin starts can log too

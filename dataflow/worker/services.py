@@ -5,33 +5,15 @@ from a `RunEnv` that pickles; connections are opened once per process.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from dataflow.worker.jobs import JobScheduler
 from dataflow.worker.plugin_log import PluginLogger
+from dataflow.model import RunEnv
 from dataflow.project import Project
-from dataflow.store.connection import StoreAddress
 
 SERVICE_NAMES = ("config", "db", "jobs", "log")
-
-
-@dataclass(frozen=True)
-class RunEnv:
-    """What every task of a run shares; small and picklable."""
-
-    run_id: str
-    pipeline: str
-    project_dir: str
-    store: StoreAddress
-    start_time: datetime
-    dry_run: bool = False
-    priority: str = "normal"
-    log_level: str = "INFO"
-    checkpoints: str = "files"          # files | gridfs | off (see checkpoints.py)
-    use_cache: bool = True
-    retry: dict = field(default_factory=dict)   # the central retry policy
 
 
 class Services(Mapping):
@@ -44,24 +26,24 @@ class Services(Mapping):
     def __reduce__(self):
         return (Services, (self._env, self._hook, self._plugin))
 
-    def __getitem__(self, name: str):
+    def __getitem__(self, name: str) -> Any:
         if name not in SERVICE_NAMES:
             raise KeyError(f"no service {name!r}; services are {', '.join(SERVICE_NAMES)}")
         if name not in self._built:
             self._built[name] = _BUILDERS[name](self._env, self._hook, self._plugin)
         return self._built[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(SERVICE_NAMES)
 
     def __len__(self) -> int:
         return len(SERVICE_NAMES)
 
-    def built(self, name: str):
+    def built(self, name: str) -> Any:
         """The service if the plugin used it, else None (nothing is built)."""
         return self._built.get(name)
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         try:

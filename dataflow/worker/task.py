@@ -9,15 +9,20 @@ reuse an earlier output.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from distributed import get_worker
 
 from dataflow.worker.attempts import run_with_retries
 from dataflow.worker.cache import cache_key, cached_output, remember
-from dataflow.worker.cancel_flags import cancel_reason
+from dataflow.worker.cancel_flags import cancel_reason, hard_stop, request_cancel, running_here
 from dataflow.worker.checkpoints import existing_checkpoint, load_checkpoint, save_checkpoint
 from dataflow.events import emit
-from dataflow.model import COMPLETED, FAILED, SKIPPED, Outcome
+from dataflow.model import Outcome, PlannedTask, RunEnv
+from dataflow.statuses import TaskStatus
+
+# Called on every worker by the orchestrator (`client.run`) to cancel or stop plugins.
+WORKER_CALLS = (hard_stop, request_cancel, running_here)
 
 
 def _worker_address() -> str | None:
@@ -27,35 +32,35 @@ def _worker_address() -> str | None:
         return None
 
 
-def _event(env, task, kind: str, **fields) -> dict:
+def _event(env: RunEnv, task: PlannedTask, kind: str, **fields: Any) -> dict:
     return {"kind": kind, "run_id": env.run_id, "task_id": task.task_id,
             "hook": task.hook, "plugin": task.plugin, **fields}
 
 
-def _not_run(env, task, upstream) -> Outcome | None:
+def _not_run(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...]) -> Outcome | None:
     reason = cancel_reason(env.run_id, task.plugin)
     if reason is not None:
         return Outcome(task.plugin, task.hook, reason, error=f"{reason} before it started")
     for outcome in upstream:
         if outcome.stops_pipeline:
-            return Outcome(task.plugin, task.hook, SKIPPED, stops_pipeline=True,
+            return Outcome(task.plugin, task.hook, TaskStatus.SKIPPED, stops_pipeline=True,
                            error=f"skipped: {outcome.plugin} ({outcome.hook}) stopped the pipeline")
     if task.mode == "skip":
-        return Outcome(task.plugin, task.hook, SKIPPED, error="not re-run (resume --failed-only)")
+        return Outcome(task.plugin, task.hook, TaskStatus.SKIPPED, error="not re-run (resume --failed-only)")
     return None
 
 
-def _restored(env, task) -> Outcome:
+def _restored(env: RunEnv, task: PlannedTask) -> Outcome:
     """A task completed in the run being resumed: its checkpoint, not a new run."""
     if task.restore is None:       # marked success by an operator: no output to pass on
-        return Outcome(task.plugin, task.hook, COMPLETED, extra={"reused": "marked_success",
+        return Outcome(task.plugin, task.hook, TaskStatus.COMPLETED, extra={"reused": "marked_success",
                                                                   "no_output": True})
     output = load_checkpoint(env.store, task.restore)
-    return Outcome(task.plugin, task.hook, COMPLETED, output=output,
+    return Outcome(task.plugin, task.hook, TaskStatus.COMPLETED, output=output,
                    extra={"reused": "checkpoint", "checkpoint": task.restore})
 
 
-def _recomputed(env, task) -> Outcome | None:
+def _recomputed(env: RunEnv, task: PlannedTask) -> Outcome | None:
     """The output this run already checkpointed for the task (its worker died since)."""
     ref = existing_checkpoint(env, task.task_id)
     if ref is None:
@@ -64,11 +69,11 @@ def _recomputed(env, task) -> Outcome | None:
         output = load_checkpoint(env.store, ref)
     except FileNotFoundError:
         return None
-    return Outcome(task.plugin, task.hook, COMPLETED, output=output,
+    return Outcome(task.plugin, task.hook, TaskStatus.COMPLETED, output=output,
                    extra={"reused": "checkpoint", "checkpoint": ref})
 
 
-def _computed(env, task, upstream) -> Outcome:
+def _computed(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...]) -> Outcome:
     earlier = _recomputed(env, task)
     if earlier is not None:
         return earlier
@@ -77,24 +82,24 @@ def _computed(env, task, upstream) -> Outcome:
     if key is not None:
         hit, output = cached_output(env, key)
         if hit:
-            return Outcome(task.plugin, task.hook, COMPLETED, output=output,
+            return Outcome(task.plugin, task.hook, TaskStatus.COMPLETED, output=output,
                            extra={"reused": "cache", "cache_key": key})
     emit(_event(env, task, "task_started", started=time.time(), worker=_worker_address()))
     outcome = run_with_retries(env, task, inputs)
     reason = cancel_reason(env.run_id, task.plugin)
-    if reason is not None and outcome.status in (FAILED, COMPLETED):
+    if reason is not None and outcome.status in (TaskStatus.FAILED, TaskStatus.COMPLETED):
         # it stopped because it was asked to: whatever it returned is partial
         outcome.status, outcome.stops_pipeline = reason, False
         outcome.error = outcome.error or f"{reason}: the plugin stopped when asked"
     if outcome.ok:
         outcome.extra["checkpoint"] = save_checkpoint(env, task.task_id, outcome.output)
-        if key is not None:
+        if key is not None and task.cache_ttl:
             remember(env, key, task.plugin, outcome.extra["checkpoint"], task.cache_ttl)
             outcome.extra["cache_key"] = key
     return outcome
 
 
-def _outcome(env, task, upstream) -> Outcome:
+def _outcome(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...]) -> Outcome:
     skipped = _not_run(env, task, upstream)
     if skipped is not None:
         skipped.extra["not_started"] = True
@@ -107,11 +112,11 @@ def _outcome(env, task, upstream) -> Outcome:
                 pass
         return _computed(env, task, upstream)
     except Exception as error:       # checkpoint or cache trouble: the task fails, visibly
-        return Outcome(task.plugin, task.hook, FAILED, error=f"{type(error).__name__}: {error}",
+        return Outcome(task.plugin, task.hook, TaskStatus.FAILED, error=f"{type(error).__name__}: {error}",
                        stops_pipeline=task.fail_hard)
 
 
-def execute_task(env, task, *upstream: Outcome) -> Outcome:
+def execute_task(env: RunEnv, task: PlannedTask, *upstream: Outcome) -> Outcome:
     """Run `task` (a PlannedTask) of run `env` with the outcomes of the previous hook."""
     started = time.time()
     outcome = _outcome(env, task, upstream)

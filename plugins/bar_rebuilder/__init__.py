@@ -45,10 +45,9 @@ def run(context, config):
     db = context["services"]["db"]
     frames = read_daily(db, config.get("tickers"))
     bars = build_bars(frames, config.get("frequencies") or list(FREQUENCIES))
-    if not context["dry_run"]:
-        for frequency, bars_by_ticker in bars.items():
-            written = store_bars(db, frequency, bars_by_ticker)
-            log.info("rebuilt bars", frequency=frequency, documents=written)
+    for frequency, bars_by_ticker in bars.items():
+        written = store_bars(db, frequency, bars_by_ticker)
+        log.info("rebuilt bars", frequency=frequency, documents=written)
     report = find_gap_report(context["inputs"])
     return {
         "tickers": bar_counts(frames, bars),

@@ -38,17 +38,16 @@ def read_daily_dates(db):
 
 
 def run(context, config):
-    """Build the gap report and, unless a dry run, store it in ``repair_reports``."""
+    """Build the gap report and store it in ``repair_reports``."""
     log = context["services"]["log"]
     db = context["services"]["db"]
     report = find_gaps(read_daily_dates(db), config.get("max_gap_days", 4), config.get("tickers"))
     log.info("gap report", total_missing=report["total_missing"],
              calendar_gaps=len(report["calendar_gaps"]))
-    if not context["dry_run"]:
-        document = {
-            "run_id": context["run_id"],
-            "created_at": datetime.datetime.now(datetime.timezone.utc),
-            **report,
-        }
-        replace_documents(db["repair_reports"], {"run_id": context["run_id"]}, [document])
+    document = {
+        "run_id": context["run_id"],
+        "created_at": datetime.datetime.now(datetime.timezone.utc),
+        **report,
+    }
+    replace_documents(db["repair_reports"], {"run_id": context["run_id"]}, [document])
     return report

@@ -32,8 +32,7 @@ def run(context, config):
         log.warning("no daily OHLCV input found", inputs=sorted(context["inputs"] or {}))
     frequencies = config.get("frequencies") or list(FREQUENCIES)
     bars = build_bars(daily, frequencies)
-    if not context["dry_run"]:
-        for frequency, bars_by_ticker in bars.items():
-            written = store_bars(context["services"]["db"], frequency, bars_by_ticker, daily)
-            log.info("stored bars", frequency=frequency, documents=written)
+    for frequency, bars_by_ticker in bars.items():
+        written = store_bars(context["services"]["db"], frequency, bars_by_ticker, daily)
+        log.info("stored bars", frequency=frequency, documents=written)
     return {"daily": daily, **{frequency: bars.get(frequency, {}) for frequency in FREQUENCIES}}

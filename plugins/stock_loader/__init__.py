@@ -37,14 +37,13 @@ CONFIG_SCHEMA = {
 
 
 def run(context, config):
-    """Load the configured tickers and, unless a dry run, store them in ``ohlcv_daily``."""
+    """Load the configured tickers and store them in ``ohlcv_daily``."""
     log = context["services"]["log"]
     tickers = config.get("tickers") or list(TICKERS)
     start, end = config.get("start"), config.get("end")
     frames = load_frames(tickers, start, end)
     for ticker in sorted(set(tickers) - set(frames)):
         log.warning("no rows in range", ticker=ticker, start=start, end=end)
-    if not context["dry_run"]:
-        written = store_frames(context["services"]["db"], frames, start, end)
-        log.info("stored daily bars", collection="ohlcv_daily", documents=sum(written.values()))
+    written = store_frames(context["services"]["db"], frames, start, end)
+    log.info("stored daily bars", collection="ohlcv_daily", documents=sum(written.values()))
     return frames

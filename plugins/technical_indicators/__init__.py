@@ -43,7 +43,6 @@ def run(context, config):
     if not frames:
         log.warning("no daily OHLCV input found", inputs=sorted(context["inputs"] or {}))
     tables = indicator_tables(frames, config)
-    if not context["dry_run"]:
-        written = store_tables(context["services"]["db"], tables)
-        log.info("stored indicators", collection="indicators", documents=written)
+    written = store_tables(context["services"]["db"], tables)
+    log.info("stored indicators", collection="indicators", documents=written)
     return tables
