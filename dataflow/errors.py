@@ -30,7 +30,15 @@ Validation collects all of them before failing.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from difflib import get_close_matches
+
+
+def did_you_mean(name: object, known: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for a mistyped name, else ''."""
+    matches = get_close_matches(str(name), list(known), n=1, cutoff=0.6)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
 
 
 @dataclass(frozen=True)
@@ -182,15 +190,15 @@ class PipelineNotFound(NotFound):
         self.name = name
         known_text = ", ".join(sorted(known)) or "none defined"
         super().__init__(
-            f"no pipeline named {name!r} (known: {known_text}); define it under `pipelines:` "
+            f"no pipeline named {name!r}{did_you_mean(name, known)} (known: {known_text}); define it under `pipelines:` "
             f"in config/pipelines.yaml, or store it with `dataflow pipelines create {name} "
             "--hooks HOOK,...`")
 
 
 class PluginNotFound(NotFound, PluginError):
-    def __init__(self, plugin_id: str, where: str):
+    def __init__(self, plugin_id: str, where: str, known: Iterable[str] = ()):
         self.plugin_id = plugin_id
-        super().__init__(f"no plugin named {plugin_id!r} {where}")
+        super().__init__(f"no plugin named {plugin_id!r}{did_you_mean(plugin_id, known)} {where}")
 
 
 class NotRunning(Conflict):

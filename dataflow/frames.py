@@ -79,7 +79,7 @@ def _fingerprint(docs) -> str:
 
 
 def replace_documents(collection, filter, docs, chunk_size=INSERT_CHUNK_SIZE) -> int:
-    """Make what ``filter`` matches be exactly ``docs``; do nothing if ``docs`` is empty.
+    """Make what ``filter`` matches be exactly ``docs`` (with no docs: delete them all).
 
     Returns the number of documents ``filter`` now matches.  When the same documents
     were written for the same filter last time and are all still there, nothing is
@@ -88,10 +88,12 @@ def replace_documents(collection, filter, docs, chunk_size=INSERT_CHUNK_SIZE) ->
     rest and a single request stays small.
     """
     docs = list(docs)
-    if not docs:
-        return 0
     fingerprints = collection.database[FINGERPRINTS]
     key = f"{collection.name}:{json.dumps(filter, sort_keys=True, default=str)}"
+    if not docs:        # replacing with nothing empties the selection
+        collection.delete_many(filter)
+        fingerprints.delete_one({"_id": key})
+        return 0
     fingerprint = _fingerprint(docs)
     last = fingerprints.find_one({"_id": key}) or {}
     if last.get("fingerprint") == fingerprint and \

@@ -41,12 +41,13 @@ class RunEnv:
     project_dir: str
     store: StoreAddress
     start_time: datetime
-    dry_run: bool = False               # always False: a dry run runs no plugin code
     priority: str = "normal"
     log_level: str = "INFO"
     checkpoints: str = "files"          # files | gridfs | off (see worker/checkpoints.py)
     use_cache: bool = True
     retry: dict = field(default_factory=dict)   # the central retry policy
+    trigger: str = "api"                # cli | api | ui | schedule | resume | notebook
+    logical_time: datetime | None = None  # a scheduled run: the fire time it stands for
 
 
 @dataclass(frozen=True)

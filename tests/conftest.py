@@ -1,39 +1,124 @@
-"""Real parts for every test: a MongoDB-wire server (SecantusDB), a Dask LocalCluster,
-and helpers that write throwaway projects and run the real `dataflow` CLI."""
+"""Real parts for every test: a MongoDB-wire server (SecantusDB, or any MongoDB named by
+$DATAFLOW_TEST_MONGO_URI), a Dask LocalCluster, and helpers that write throwaway projects,
+their plugins (`plugin_source`, `out_dir`) and run the real `dataflow` CLI.
+How to use them: docs/testing.md."""
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from pathlib import Path
 
-import pymongo
 import pytest
 from distributed import Client, LocalCluster
+from servers import (answering_client, drop_databases, free_port,  # noqa: F401 (tests import
+                     secantus_server, wait_until)              # free_port, wait_until from here)
 
 from dataflow import Engine, Project
 
 REPO = Path(__file__).resolve().parents[1]
+RUN_TIMEOUT = 120                 # seconds any test gives Engine.run/resume/wait/output
+TEST_MONGO_URI = "DATAFLOW_TEST_MONGO_URI"
+DATABASE_PREFIX = f"t{uuid.uuid4().hex[:6]}_"     # this session's databases; dropped at its end
 
-# Plugin source for tests: mark(what, text) writes OUT/<plugin>.<what> atomically, so a
-# test can wait for a plugin to reach a point (the plugin module defines os, OUT, PLUGIN_NAME).
-MARK_SOURCE = '''def mark(what, text=""):
+# The plugin's side of the `out_dir` fixture, added by plugin_source(out=out_dir).
+OUT_HELPERS = '''
+def mark(what, text=""):
+    """Write OUT/<plugin>.<what> (atomically): the test sees the plugin got this far."""
     path = os.path.join(OUT, PLUGIN_NAME + "." + what)
     with open(path + ".tmp", "w") as handle:
         handle.write(str(text))
     os.replace(path + ".tmp", path)
+def tally(text="x"):
+    """Add a line to OUT/<plugin>.count; returns how many lines it has now."""
+    with open(os.path.join(OUT, PLUGIN_NAME + ".count"), "a+") as handle:
+        handle.write(str(text) + "\\n")
+        handle.seek(0)
+        return len(handle.read().splitlines())
+def released():
+    """True once the test (at the latest its teardown) lets every plugin go."""
+    return os.path.exists(os.path.join(OUT, "release"))
+def wait_for(what, seconds=120, stop=None):
+    """Until OUT/<what> exists, released() or stop() is true; TimeoutError after `seconds`."""
+    deadline = time.time() + seconds
+    while not (os.path.exists(os.path.join(OUT, what)) or released() or (stop and stop())):
+        if time.time() > deadline:
+            raise TimeoutError("nobody made " + what)
+        time.sleep(0.02)
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _names(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def plugin_source(name: str, hooks, pipelines=("*",), body: str = "return None", *,
+                  imports=(), code: str = "", out=None, **constants) -> str:
+    """The source of a plugin module, in the order of the plugin contract:
+
+        import <each of imports>               (os and time too when `out` is given)
+        PLUGIN_NAME, HOOKS, PIPELINES          (pipelines=None leaves PIPELINES out)
+        <NAME> = <value!r>                     each of **constants: VERSION, FAIL_HARD, RETRY...
+        OUT and mark/tally/released/wait_for   when `out` is given (an `out_dir`)
+        <code>                                 more top-level code: job functions, cancel()
+        def run(context, config): <body>
+    """
+    modules = [*imports, *(("os", "time") if out is not None else ())]
+    lines = [f"import {module}" for module in dict.fromkeys(modules)]
+    lines += [f"PLUGIN_NAME = {name!r}", f"HOOKS = {_names(hooks)!r}"]
+    if pipelines is not None:
+        lines.append(f"PIPELINES = {_names(pipelines)!r}")
+    lines += [f"{constant} = {value!r}" for constant, value in constants.items()]
+    if out is not None:
+        lines += [f"OUT = {os.fspath(out)!r}", OUT_HELPERS.strip("\n")]
+    if code:
+        lines.append(textwrap.dedent(code).strip("\n"))
+    lines += ["def run(context, config):",
+              textwrap.indent(textwrap.dedent(body).strip("\n"), "    ")]
+    return "\n".join(lines) + "\n"
+
+
+class OutDir:
+    """The folder plugins written with plugin_source(out=out_dir) leave files in."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def read(self, plugin: str, what: str) -> str | None:
+        """What `plugin` wrote with mark(what, text); None if it has not (yet)."""
+        path = self.path / f"{plugin}.{what}"
+        return path.read_text() if path.exists() else None
+
+    def count(self, plugin: str) -> int:
+        """How many times `plugin` called tally(): how often it really ran."""
+        return len((self.read(plugin, "count") or "").splitlines())
+
+    def touch(self, name: str) -> None:
+        """Create OUT/<name>: a plugin in wait_for(name) goes on."""
+        (self.path / name).touch()
+
+    def release(self) -> None:
+        """Let every plugin go that waits (wait_for, released())."""
+        self.touch("release")
+
+
+@pytest.fixture
+def out_dir(tmp_path):
+    """An OutDir; at the end every waiting plugin is let go, so a failed test leaves
+    nothing running on the shared cluster."""
+    folder = OutDir(tmp_path / "out")
+    yield folder
+    folder.release()
 
 
 def ok(result):
@@ -51,40 +136,24 @@ def refused(result, *expected):
     return result
 
 
-def wait_until(condition, timeout: float = 10.0, interval: float = 0.05, message: str = ""):
-    """Poll `condition` until it returns a truthy value; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message or condition}")
+def new_database_name() -> str:
+    """A database of its own for one test (its plugins' data go to <name>_data)."""
+    return f"{DATABASE_PREFIX}{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture(scope="session")
 def mongo_uri(tmp_path_factory):
-    """One real SecantusDB server for the session; tests isolate by database name."""
-    storage = tmp_path_factory.mktemp("secantus")
-    port = free_port()
-    log = open(storage / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-         "--storage-path", str(storage / "db")], stdout=log, stderr=subprocess.STDOUT)
-    uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=500)
-
-    def answers():
-        try:
-            return client.admin.command("ping")
-        except pymongo.errors.PyMongoError:
-            return None
-    wait_until(answers, 30, 0.1, "the SecantusDB server to answer")
-    yield uri
+    """The session's MongoDB: $DATAFLOW_TEST_MONGO_URI if set, else a SecantusDB server
+    started here. Tests isolate by database name (new_database_name)."""
+    external = os.environ.get(TEST_MONGO_URI)
+    if not external:
+        with secantus_server(tmp_path_factory.mktemp("secantus")) as uri:
+            yield uri
+        return
+    client = answering_client(external)
+    yield external
+    drop_databases(client, DATABASE_PREFIX)      # the server outlives the session
     client.close()
-    process.terminate()
-    process.wait(10)
-    log.close()
 
 
 @pytest.fixture(scope="session")
@@ -98,13 +167,18 @@ def dask_client():
     cluster.close()
 
 
+def store_variables(mongo_uri: str) -> dict:
+    """The environment pointing dataflow at `mongo_uri` and a new database."""
+    return {"DATAFLOW_MONGO_URI": mongo_uri, "DATAFLOW_MONGO_DB": new_database_name()}
+
+
 @pytest.fixture
 def store_env(mongo_uri, monkeypatch):
     """Point dataflow at the session server and a fresh database for this test."""
-    database = f"t_{uuid.uuid4().hex[:10]}"
-    monkeypatch.setenv("DATAFLOW_MONGO_URI", mongo_uri)
-    monkeypatch.setenv("DATAFLOW_MONGO_DB", database)
-    return {"DATAFLOW_MONGO_URI": mongo_uri, "DATAFLOW_MONGO_DB": database}
+    variables = store_variables(mongo_uri)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return variables
 
 
 class ProjectFactory:

@@ -11,70 +11,45 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from conftest import MARK_SOURCE, wait_until
+from conftest import RUN_TIMEOUT, plugin_source, wait_until
 
 from dataflow import Project
 
 SYSTEM = "cluster:\n  cancel_grace_seconds: 1\n"
 
-PRELUDE = '''
-import json, os, time
-OUT = "__OUT__"
-PLUGIN_NAME = "__NAME__"
-HOOKS = ["__HOOK__"]
-PIPELINES = ["*"]
-''' + MARK_SOURCE + '''def released():                       # the test (or its teardown) lets every plugin go
-    return os.path.exists(os.path.join(OUT, "release"))
-'''
-
-COOPERATIVE = PRELUDE + '''
-def run(context, config):
-    mark("started", f"{os.getpid()} {context['run_id']}")
-    while not (context.cancelled() or released()):
-        time.sleep(0.02)
-    mark("saw_cancelled", os.getpid())
-    return "stopped early"
+# Plugin bodies (plugin_source with out=out_dir): each leaves files NAME.WHAT in out_dir.
+COOPERATIVE = """
+mark("started", f"{os.getpid()} {context['run_id']}")
+wait_for("release", stop=context.cancelled)
+mark("saw_cancelled", os.getpid())
+return "stopped early"
+"""
+CANCEL_HOOK = """
 def cancel():
     mark("cancel_pid", os.getpid())
-'''
-
-WAITS_FOR_RELEASE = PRELUDE + '''
-def run(context, config):
-    mark("started", f"{os.getpid()} {context['run_id']}")
-    while not released():             # ignores context.cancelled() and has no cancel()
-        time.sleep(0.02)
-    mark("finished", os.getpid())
-    return PLUGIN_NAME
-'''
-
-RECORDS_INPUTS = PRELUDE + '''
-def run(context, config):
-    mark("ran", json.dumps(sorted(context["inputs"])))
-    return context["inputs"]
-'''
-
-PRODUCER = PRELUDE + '''
-def run(context, config):             # ~3 s of work that spans the other cancel's escalation
-    with open(os.path.join(OUT, PLUGIN_NAME + ".starts"), "a") as starts:
-        starts.write(f"{os.getpid()}\\n")
-    values = []
-    for step in range(60):
-        values.append(step * step)
-        time.sleep(0.05)
-    return values
-'''
-
-DEADLINED = WAITS_FOR_RELEASE + "DEADLINE = 1\n"
+"""
+WAITS_FOR_RELEASE = """
+mark("started", f"{os.getpid()} {context['run_id']}")
+wait_for("release")                  # ignores context.cancelled() and has no cancel()
+mark("finished", os.getpid())
+return PLUGIN_NAME
+"""
+RECORDS_INPUTS = """
+mark("ran", json.dumps(sorted(context["inputs"])))
+return context["inputs"]
+"""
+PRODUCER = """
+tally(os.getpid())                   # ~3 s of work that spans the other cancel's escalation
+values = []
+for step in range(60):
+    values.append(step * step)
+    time.sleep(0.05)
+return values
+"""
 
 
-def plugin(template, out, name, hook):
-    """Plugin source; it leaves files NAME.WHAT in `out` so the test sees what it did."""
-    return (template.replace("__OUT__", str(out)).replace("__NAME__", name)
-            .replace("__HOOK__", hook))
-
-
-def read(out, name, what):
-    return path.read_text() if (path := out / f"{name}.{what}").exists() else None
+def plugin(body, out_dir, name, hook, **extras):
+    return plugin_source(name, hook, body=body, imports=["json"], out=out_dir, **extras)
 
 
 @contextmanager
@@ -91,13 +66,6 @@ def background_run(store_env, project, pipeline):
             process.wait(30)
 
 
-@pytest.fixture
-def out(tmp_path):
-    """Where the test plugins leave marker files; at the end every waiting plugin is let go."""
-    yield tmp_path
-    (tmp_path / "release").touch()
-
-
 def cancel_latency(project_dir, run_id: str, plugin: str) -> float:
     """Seconds from the stored cancel request to the task's stored end."""
     project = Project(project_dir)
@@ -108,12 +76,12 @@ def cancel_latency(project_dir, run_id: str, plugin: str) -> float:
 
 
 def test_cli_cancel_stops_a_cooperative_plugin_and_its_queued_hook(make_project, cli, store_env,
-                                                                   out):
+                                                                   out_dir):
     project = make_project("pipelines:\n  coop:\n    hooks: [first, second]\n", {
-        "coop": plugin(COOPERATIVE, out, "coop", "first"),
-        "later": plugin(RECORDS_INPUTS, out, "later", "second")}, system=SYSTEM)
+        "coop": plugin(COOPERATIVE, out_dir, "coop", "first", code=CANCEL_HOOK),
+        "later": plugin(RECORDS_INPUTS, out_dir, "later", "second")}, system=SYSTEM)
     with background_run(store_env, project, "coop") as running:
-        started = wait_until(lambda: read(out, "coop", "started"), 60, message="coop to start")
+        started = wait_until(lambda: out_dir.read("coop", "started"), 60, message="coop to start")
         plugin_pid, run_id = started.split()
         cancelled = cli("cancel", run_id[:10], project=project)
         stdout, stderr = running.communicate(timeout=60)
@@ -121,10 +89,10 @@ def test_cli_cancel_stops_a_cooperative_plugin_and_its_queued_hook(make_project,
     assert f"run {run_id}: cancelled" in cancelled.stdout
     assert running.returncode == 4, stdout + stderr
     assert json.loads(stdout)["status"] == "cancelled"
-    assert read(out, "coop", "saw_cancelled") == plugin_pid, "context.cancelled() turned true"
-    assert read(out, "coop", "cancel_pid") == plugin_pid, "cancel() ran where the plugin ran"
+    assert out_dir.read("coop", "saw_cancelled") == plugin_pid, "context.cancelled() turned true"
+    assert out_dir.read("coop", "cancel_pid") == plugin_pid, "cancel() ran where the plugin ran"
     assert int(plugin_pid) not in (os.getpid(), running.pid), "the plugin ran on a worker"
-    assert read(out, "later", "ran") is None, "the queued hook never started"
+    assert out_dir.read("later", "ran") is None, "the queued hook never started"
     shown = json.loads(cli("show", run_id, "--json", project=project).stdout)
     assert shown["status"] == "cancelled"
     assert {t["plugin"]: t["status"] for t in shown["tasks"]} == {
@@ -136,27 +104,28 @@ def test_cli_cancel_stops_a_cooperative_plugin_and_its_queued_hook(make_project,
     assert unknown.returncode == 1 and "feedfacedeadbeef" in unknown.stderr
 
 
-def test_cli_cancel_of_one_plugin_leaves_its_siblings_running(make_project, cli, store_env, out):
+def test_cli_cancel_of_one_plugin_leaves_its_siblings_running(make_project, cli, store_env,
+                                                               out_dir):
     project = make_project("pipelines:\n  family:\n    hooks: [first, second]\n", {
-        "loner": plugin(COOPERATIVE, out, "loner", "first"),
-        "sibling": plugin(WAITS_FOR_RELEASE, out, "sibling", "first"),
-        "after": plugin(RECORDS_INPUTS, out, "after", "second")}, system=SYSTEM)
+        "loner": plugin(COOPERATIVE, out_dir, "loner", "first", code=CANCEL_HOOK),
+        "sibling": plugin(WAITS_FOR_RELEASE, out_dir, "sibling", "first"),
+        "after": plugin(RECORDS_INPUTS, out_dir, "after", "second")}, system=SYSTEM)
     with background_run(store_env, project, "family") as running:
-        wait_until(lambda: read(out, "sibling", "started"), 60, message="sibling to start")
-        run_id = wait_until(lambda: read(out, "loner", "started"), 30).split()[1]
+        wait_until(lambda: out_dir.read("sibling", "started"), 60, message="sibling to start")
+        run_id = wait_until(lambda: out_dir.read("loner", "started"), 30).split()[1]
         cancelled = cli("cancel", run_id, "--plugin", "loner", project=project)
         assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
         assert f"plugin loner of run {run_id}: cancelled" in cancelled.stdout
         shown = json.loads(cli("show", run_id, "--json", project=project).stdout)
         assert {t["plugin"]: t["status"] for t in shown["tasks"]} == {
             "loner": "cancelled", "sibling": "running", "after": "pending"}
-        (out / "release").touch()
+        out_dir.release()
         stdout, stderr = running.communicate(timeout=60)
     result = json.loads(stdout)
     assert {task["plugin"]: task["status"] for task in result["tasks"].values()} == {
         "loner": "cancelled", "sibling": "completed", "after": "completed"}, stderr
-    assert json.loads(read(out, "after", "ran")) == ["sibling"], "the next hook still ran"
-    assert read(out, "loner", "cancel_pid") == read(out, "loner", "saw_cancelled")
+    assert json.loads(out_dir.read("after", "ran")) == ["sibling"], "the next hook still ran"
+    assert out_dir.read("loner", "cancel_pid") == out_dir.read("loner", "saw_cancelled")
     print(f"\ncancel latency, one plugin: {cancel_latency(project, run_id, 'loner'):.2f}s")
     again = cli("cancel", run_id, project=project)
     assert again.returncode == 1, "a finished run cannot be cancelled"
@@ -165,17 +134,17 @@ def test_cli_cancel_of_one_plugin_leaves_its_siblings_running(make_project, cli,
 
 
 def test_hard_stop_of_a_plugin_ignoring_cancel_leaves_another_run_unharmed(
-        make_project, engine_for, dask_client, out):
+        make_project, engine_for, dask_client, out_dir):
     project = make_project(
         "pipelines:\n  stuck:\n    hooks: [work]\n  steady:\n    hooks: [produce, consume]\n", {
-            "stubborn": plugin(WAITS_FOR_RELEASE, out, "stubborn", "work"),
-            "producer": plugin(PRODUCER, out, "producer", "produce"),
-            "consumer": plugin(RECORDS_INPUTS, out, "consumer", "consume")}, system=SYSTEM)
+            "stubborn": plugin(WAITS_FOR_RELEASE, out_dir, "stubborn", "work"),
+            "producer": plugin(PRODUCER, out_dir, "producer", "produce"),
+            "consumer": plugin(RECORDS_INPUTS, out_dir, "consumer", "consume")}, system=SYSTEM)
     engine = engine_for(project)
     stuck = engine.start("stuck")
-    stubborn_pid = int(wait_until(lambda: read(out, "stubborn", "started"), 30).split()[0])
+    stubborn_pid = int(wait_until(lambda: out_dir.read("stubborn", "started"), 30).split()[0])
     steady = engine.start("steady")
-    wait_until(lambda: read(out, "producer", "starts"), 30, message="the other run to start")
+    wait_until(lambda: out_dir.count("producer"), 30, message="the other run to start")
     asked = time.monotonic()
     engine.cancel(stuck.run_id)
     result = engine.wait(stuck, timeout=30)
@@ -186,55 +155,57 @@ def test_hard_stop_of_a_plugin_ignoring_cancel_leaves_another_run_unharmed(
     assert 1.0 <= latency < 1.0 + 3.0, "stopped after the grace period, not long after"
     other = engine.wait(steady, timeout=60)
     assert other.status == "completed", other.error
-    assert other.output("consumer") == {"producer": [step * step for step in range(60)]}
+    assert other.output("consumer", timeout=RUN_TIMEOUT) == {
+        "producer": [step * step for step in range(60)]}
     assert stubborn_pid in dask_client.run(os.getpid).values(), "its worker was not killed"
 
 
-def test_queued_run_cancelled_on_a_saturated_cluster_never_starts(make_project, engine_for, out):
+def test_queued_run_cancelled_on_a_saturated_cluster_never_starts(make_project, engine_for,
+                                                                  out_dir):
     project = make_project(
         "pipelines:\n  block:\n    hooks: [hold]\n  victim:\n    hooks: [only]\n", {
-            "hold_a": plugin(WAITS_FOR_RELEASE, out, "hold_a", "hold"),
-            "hold_b": plugin(WAITS_FOR_RELEASE, out, "hold_b", "hold"),
-            "victim": plugin(RECORDS_INPUTS, out, "victim", "only")}, system=SYSTEM)
+            "hold_a": plugin(WAITS_FOR_RELEASE, out_dir, "hold_a", "hold"),
+            "hold_b": plugin(WAITS_FOR_RELEASE, out_dir, "hold_b", "hold"),
+            "victim": plugin(RECORDS_INPUTS, out_dir, "victim", "only")}, system=SYSTEM)
     engine = engine_for(project)
     blocker = engine.start("block")
     for name in ("hold_a", "hold_b"):
-        wait_until(lambda: read(out, name, "started"), 30, message=f"{name} to hold a worker")
+        wait_until(lambda: out_dir.read(name, "started"), 30, message=f"{name} to hold a worker")
     victim = engine.start("victim")
     engine.cancel(victim.run_id)
     result = engine.wait(victim, timeout=10)
     assert (result.status, result.tasks["only.victim"]["status"]) == ("cancelled", "cancelled")
-    (out / "release").touch()
+    out_dir.release()
     assert engine.wait(blocker, timeout=30).status == "completed", "the blocking run is unharmed"
-    assert read(out, "victim", "ran") is None, "the cancelled task never ran, even once free"
+    assert out_dir.read("victim", "ran") is None, "the cancelled task never ran, even once free"
 
 
 def test_cancel_of_a_queued_plugin_leaves_the_rest_of_its_run_alone(make_project, engine_for,
-                                                                    out):
+                                                                    out_dir):
     project = make_project("pipelines:\n  partial:\n    hooks: [produce, consume]\n", {
-        "producer": plugin(PRODUCER, out, "producer", "produce"),
-        "dropped": plugin(RECORDS_INPUTS, out, "dropped", "consume"),
-        "kept": plugin(RECORDS_INPUTS, out, "kept", "consume")},
+        "producer": plugin(PRODUCER, out_dir, "producer", "produce"),
+        "dropped": plugin(RECORDS_INPUTS, out_dir, "dropped", "consume"),
+        "kept": plugin(RECORDS_INPUTS, out_dir, "kept", "consume")},
         system="cluster:\n  cancel_grace_seconds: 0.2\n")
     engine = engine_for(project)
     handle = engine.start("partial")
-    wait_until(lambda: read(out, "producer", "starts"), 30, message="the producer to start")
+    wait_until(lambda: out_dir.count("producer"), 30, message="the producer to start")
     engine.cancel(handle.run_id, plugin="dropped")
     result = engine.wait(handle, timeout=60)
     assert {task["plugin"]: task["status"] for task in result.tasks.values()} == {
         "producer": "completed", "dropped": "cancelled", "kept": "completed"}
-    assert read(out, "dropped", "ran") is None and read(out, "kept", "ran") == '["producer"]'
-    assert len(read(out, "producer", "starts").split()) == 1, "the producer ran once, undisturbed"
+    assert out_dir.read("dropped", "ran") is None and out_dir.read("kept", "ran") == '["producer"]'
+    assert out_dir.count("producer") == 1, "the producer ran once, undisturbed"
 
 
-def test_deadline_marks_a_plugin_that_runs_too_long_timed_out(make_project, engine_for, out):
+def test_deadline_marks_a_plugin_that_runs_too_long_timed_out(make_project, engine_for, out_dir):
     project = make_project("pipelines:\n  slow:\n    hooks: [only]\n", {
-        "dawdler": plugin(DEADLINED, out, "dawdler", "only")},
+        "dawdler": plugin(WAITS_FOR_RELEASE, out_dir, "dawdler", "only", DEADLINE=1)},
         system="cluster:\n  cancel_grace_seconds: 0.5\n")
     begun, engine = time.monotonic(), engine_for(project)
     result = engine.wait(engine.start("slow"), timeout=30)
     took = time.monotonic() - begun
     assert result.tasks["only.dawdler"]["status"] == "timed_out"
-    assert read(out, "dawdler", "started") and read(out, "dawdler", "finished") is None
+    assert out_dir.read("dawdler", "started") and out_dir.read("dawdler", "finished") is None
     assert took < 1 + 0.5 + 4, f"stopped soon after its 1 s deadline, took {took:.1f}s"
     print(f"\ndeadline 1 s: run ended after {took:.2f}s")

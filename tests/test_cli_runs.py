@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 
 import pytest
-from conftest import ProjectFactory, run_cli
+from conftest import ProjectFactory, plugin_source, run_cli, store_variables
 
 PIPELINES = """
 pipelines:
@@ -21,34 +20,28 @@ pipelines:
     hooks: ["first", "second"]
 """
 
-PLUGIN = '''
-PLUGIN_NAME = "{name}"
-HOOKS = ["{hook}"]
-PIPELINES = {pipelines}
-VERSION = "{version}"
-FAIL_HARD = {fail_hard}
-CONFIG_SCHEMA = {{"type": "object", "properties": {{
-    "marker": {{"type": "string", "default": ""}},
-    "rows": {{"type": "integer", "default": 3}}}}}}
-def run(context, config):
-    if {fail}:
-        raise RuntimeError("{name} broke on purpose")
-    if config["marker"]:
-        open(config["marker"], "w").write(context["run_id"])
-    return sorted(context["inputs"])
-'''
+SCHEMA = {"type": "object", "properties": {"marker": {"type": "string", "default": ""},
+                                         "rows": {"type": "integer", "default": 3}}}
+# Fails if FAIL; writes the run id to its config's `marker` file, if any.
+BODY = """
+if FAIL:
+    raise RuntimeError(PLUGIN_NAME + " broke on purpose")
+if config["marker"]:
+    open(config["marker"], "w").write(context["run_id"])
+return sorted(context["inputs"])
+"""
 
 
 def plugin(name, hook, pipelines, version="1.0.0", fail=False, fail_hard=False):
-    return PLUGIN.format(name=name, hook=hook, pipelines=pipelines, version=version,
-                         fail=fail, fail_hard=fail_hard)
+    return plugin_source(name, hook, pipelines, BODY, VERSION=version, FAIL_HARD=fail_hard,
+                         CONFIG_SCHEMA=SCHEMA, FAIL=fail)
 
 
 PLUGINS = {
-    "writer": plugin("writer", "first", '["ok"]', version="1.2.0"),
-    "flaky": plugin("flaky", "first", '["soft"]', fail=True),
-    "brittle": plugin("brittle", "first", '["hard"]', fail=True, fail_hard=True),
-    "reader": plugin("reader", "second", '["*"]', version="0.9.1"),
+    "writer": plugin("writer", "first", ["ok"], version="1.2.0"),
+    "flaky": plugin("flaky", "first", ["soft"], fail=True),
+    "brittle": plugin("brittle", "first", ["hard"], fail=True, fail_hard=True),
+    "reader": plugin("reader", "second", ["*"], version="0.9.1"),
 }
 
 
@@ -63,7 +56,7 @@ def project(mongo_uri, tmp_path_factory):
     root = tmp_path_factory.mktemp("cli-runs")
     marker = root / "writer-ran.marker"
     directory = ProjectFactory(root / "project")(PIPELINES.format(marker=marker), PLUGINS)
-    env = {"DATAFLOW_MONGO_URI": mongo_uri, "DATAFLOW_MONGO_DB": f"t_{uuid.uuid4().hex[:10]}"}
+    env = store_variables(mongo_uri)
 
     def cli(*args):
         return run_cli(*args, project=directory, env=env)
@@ -157,11 +150,11 @@ def test_show_reads_a_run_by_id_prefix(runs, project):
     rows = table_rows(shown.stdout)
     assert [row[:4] for row in rows] == [["first", "brittle", "1.0.0", "failed"],
                                          ["second", "reader", "0.9.1", "skipped"]], shown.stdout
-    assert rows[0][6] == "RuntimeError: brittle broke on purpose"
-    assert "brittle (first) stopped the pipeline" in rows[1][6]
+    assert rows[0][-1] == "RuntimeError: brittle broke on purpose", "the last column: error"
+    assert "brittle (first) stopped the pipeline" in rows[1][-1]
     with_traceback = cli("show", ids["hard"][:8], "--traceback").stdout
     assert "Traceback (most recent call last)" in with_traceback
-    assert 'raise RuntimeError("brittle broke on purpose")' in with_traceback
+    assert 'raise RuntimeError(PLUGIN_NAME + " broke on purpose")' in with_traceback
 
 
 def test_every_task_record_is_complete(runs, project):

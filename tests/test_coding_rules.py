@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.fast
 REPO = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = ("dataflow", "plugins", "dashboards", "benchmarks", "tests")
 MAX_MODULE_LINES, MAX_BLOCK_LINES = 250, 50

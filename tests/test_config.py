@@ -12,7 +12,7 @@ import pytest
 from dataflow import Project
 from dataflow.store.embedded import stop_embedded_server
 
-from conftest import ok, refused
+from conftest import RUN_TIMEOUT, ok, plugin_source, refused
 
 PIPELINES = """
 pipelines:
@@ -26,42 +26,40 @@ plugin_config:
   writer: {shared: "plugin_config", piped: "plugin_config", both: "plugin_config"}
 """
 
-WRITER = '''
-import json
-PLUGIN_NAME = "writer"
-HOOKS = ["first"]
-PIPELINES = ["*"]
-VERSION = "{version}"
-CONFIG_SCHEMA = {{"type": "object", "additionalProperties": False, "properties": {{
-    "window": {{"type": "integer", "default": 5, "minimum": 1, "maximum": {maximum}}},
-    "rows": {{"type": "integer", "default": 3, "minimum": 1}},
-    "label": {{"type": "string", "default": "none"}},
-    "shared": {{"type": "string", "default": "default"}},
-    "piped": {{"type": "string", "default": "default"}},
-    "both": {{"type": "string", "default": "default"}},
-    "bands": {{"type": "object", "properties": {{
-        "n": {{"type": "integer", "default": 20}}, "width": {{"type": "number", "default": 2}}}}}}}}}}
-def run(context, config):
-    with open({seen!r}, "w") as out:
-        json.dump(config, out)
-    return config
-'''
+# Writes the config it got to the file SEEN.
+WRITER = """
+with open(SEEN, "w") as out:
+    json.dump(config, out)
+return config
+"""
+
+
+def writer(version, maximum, seen):
+    """Plugin `writer` of VERSION `version`, its `window` at most `maximum`."""
+    schema = {"type": "object", "additionalProperties": False, "properties": {
+        "window": {"type": "integer", "default": 5, "minimum": 1, "maximum": maximum},
+        "rows": {"type": "integer", "default": 3, "minimum": 1},
+        "label": {"type": "string", "default": "none"},
+        "shared": {"type": "string", "default": "default"},
+        "piped": {"type": "string", "default": "default"},
+        "both": {"type": "string", "default": "default"},
+        "bands": {"type": "object", "properties": {
+            "n": {"type": "integer", "default": 20}, "width": {"type": "number", "default": 2}}}}}
+    return plugin_source("writer", "first", body=WRITER, imports=["json"], VERSION=version,
+                         CONFIG_SCHEMA=schema, SEEN=str(seen))
 
 
 @pytest.fixture
 def project(make_project, tmp_path):
     seen = tmp_path / "config-seen.json"
-    directory = make_project(PIPELINES, {"writer": WRITER.format(version="1.2.0", maximum=100,
-                                                                 seen=str(seen))})
+    directory = make_project(PIPELINES, {"writer": writer("1.2.0", 100, seen)})
     return {"dir": directory, "seen": seen}
 
 
 def rewrite_writer(make_project, project, version, maximum):
     """A new plugin version; its stale bytecode is dropped (same size, same second)."""
-    folder = make_project.add_plugin("writer", WRITER.format(version=version, maximum=maximum,
-                                                             seen=str(project["seen"])))
+    folder = make_project.add_plugin("writer", writer(version, maximum, project["seen"]))
     shutil.rmtree(folder / "__pycache__", ignore_errors=True)
-
 
 
 def shown(cli, directory, pipeline="ok"):
@@ -207,27 +205,24 @@ def test_unknown_plugin_or_pipeline_is_a_clear_error(cli, project, command):
             "no pipeline named 'ghost' (known: ok, other)")
 
 
-READER = '''
-import json
-PLUGIN_NAME = "reader"
-HOOKS = ["second"]
-PIPELINES = ["*"]
-def run(context, config):
-    seen = context["services"]["config"].get_plugin_config("writer", context["pipeline"])
-    with open({seen!r}, "w") as out:
-        json.dump(seen, out)
-'''
+# Asks the ConfigManager for writer's config and writes it to the file SEEN.
+READER = """
+seen = context["services"]["config"].get_plugin_config("writer", context["pipeline"])
+with open(SEEN, "w") as out:
+    json.dump(seen, out)
+"""
 
 
 def test_a_plugin_reads_config_through_the_manager_on_a_worker(make_project, engine_for, tmp_path,
                                                               cli):
     seen, asked = tmp_path / "writer-seen.json", tmp_path / "reader-asked.json"
     directory = make_project(PIPELINES.replace('hooks: ["first"]', 'hooks: ["first", "second"]'),
-                             {"writer": WRITER.format(version="1.0.0", maximum=100, seen=str(seen)),
-                              "reader": READER.format(seen=str(asked))})
+                             {"writer": writer("1.0.0", 100, seen),
+                              "reader": plugin_source("reader", "second", body=READER,
+                                                      imports=["json"], SEEN=str(asked))})
     ok(cli("config", "set", "writer", "-p", "ok", "window=11", project=directory))
     try:
-        result = engine_for(directory).run("ok")
+        result = engine_for(directory).run("ok", timeout=RUN_TIMEOUT)
         assert result.status == "completed", result.error
         assert json.loads(asked.read_text()) == json.loads(seen.read_text())
         assert json.loads(asked.read_text())["window"] == 11, "the run's store, not the worker's"

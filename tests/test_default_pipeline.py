@@ -1,59 +1,27 @@
 """The shipped market-data pipelines end to end through the CLI, on a copy of the repo's
 plugins and config/pipelines.yaml: stored indicators and weekly bars equal values computed
-here, independently, with plain Python from `bokeh_sampledata.stocks`; `repair` finds days
-removed from the store and rebuilds the bars; `historical` reloads the full history."""
+here, independently, with plain Python (reference_indicators.py) from
+`bokeh_sampledata.stocks`; `repair` finds days removed from the store and rebuilds the bars;
+`historical` reloads the full history."""
 from __future__ import annotations
 
 import json
 import math
-import uuid
 from datetime import date, datetime, timedelta
 
 import pymongo
 import pytest
 from bokeh_sampledata import stocks
-from conftest import REPO, ProjectFactory, run_cli
+from conftest import REPO, ProjectFactory, run_cli, store_variables
+from reference_indicators import indicators_at
 
 TICKERS = ("AAPL", "FB", "GOOG", "IBM", "MSFT")
 REMOVED = [datetime(2012, 12, 26), datetime(2012, 12, 27)]     # MSFT days the repair must find
 
 
-def ema(values, period):
-    """EMA (alpha 2/(n+1)) seeded with the SMA of its first `period` values; None before."""
-    out = [None] * len(values)
-    start = next(i for i, value in enumerate(values) if value is not None)
-    seed = start + period - 1
-    average = sum(values[start:seed + 1]) / period
-    out[seed] = average
-    for t in range(seed + 1, len(values)):
-        average += 2 / (period + 1) * (values[t] - average)
-        out[t] = average
-    return out
-
-
-def rsi(closes, t, period=14):
-    """Wilder's RSI at t: simple averages of the first `period` changes, then smoothing."""
-    changes = [closes[i] - closes[i - 1] for i in range(1, t + 1)]
-    gains, losses = [max(c, 0.0) for c in changes], [max(-c, 0.0) for c in changes]
-    gain, loss = sum(gains[:period]) / period, sum(losses[:period]) / period
-    for g, l in zip(gains[period:], losses[period:]):
-        gain, loss = (gain * (period - 1) + g) / period, (loss * (period - 1) + l) / period
-    return 100.0 if loss == 0 else 100.0 - 100.0 / (1.0 + gain / loss)
-
-
 def expected_indicators(ticker, day):
     raw = getattr(stocks, ticker)
-    closes, t = [float(value) for value in raw["close"]], raw["date"].index(day)
-    window = closes[t - 19:t + 1]
-    mean = sum(window) / 20
-    std = math.sqrt(sum((value - mean) ** 2 for value in window) / 20)
-    fast, slow = ema(closes, 12), ema(closes, 26)
-    line = [None if s is None else f - s for f, s in zip(fast, slow)]
-    signal = ema(line, 9)
-    return {"close": closes[t], "sma_20": mean, "ema_20": ema(closes, 20)[t],
-            "rsi_14": rsi(closes, t), "macd": line[t], "macd_signal": signal[t],
-            "macd_hist": line[t] - signal[t], "bb_middle": mean,
-            "bb_upper": mean + 2 * std, "bb_lower": mean - 2 * std}
+    return indicators_at([float(value) for value in raw["close"]], raw["date"].index(day))
 
 
 def friday_of(day: str) -> date:
@@ -78,11 +46,11 @@ def default_run(mongo_uri, tmp_path_factory):
     pipelines = (REPO / "config" / "pipelines.yaml").read_text()
     project = ProjectFactory(tmp_path_factory.mktemp("default") / "project")(
         pipelines, copy_default_plugins=True)
-    database = f"t_{uuid.uuid4().hex[:10]}"
-    env = {"DATAFLOW_MONGO_URI": mongo_uri, "DATAFLOW_MONGO_DB": database}
+    env = store_variables(mongo_uri)
     result = run_cli("run", "default", project=project, env=env)
     client = pymongo.MongoClient(mongo_uri)
-    yield {"project": project, "env": env, "result": result, "data": client[f"{database}_data"]}
+    yield {"project": project, "env": env, "result": result,
+           "data": client[env["DATAFLOW_MONGO_DB"] + "_data"]}
     client.close()
 
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
-import uuid
 
 import pymongo
 import pytest
-from conftest import ProjectFactory, run_cli
+from conftest import ProjectFactory, plugin_source, run_cli, store_variables
 
 PIPELINES = """
 pipelines:
@@ -26,30 +24,19 @@ plugins:
   paths: ["plugins", "more_plugins"]
 """
 
-FOLDER_PLUGIN = '''
-PLUGIN_NAME = "{name}"
-HOOKS = ["{hook}"]
-PIPELINES = {pipelines}
-TAGS = {tags}
-VERSION = "{version}"
-def run(context, config):
-    context["services"]["db"]["ran"].insert_one(
-        {{"plugin": PLUGIN_NAME, "inputs": context["inputs"]}})
-    return PLUGIN_NAME
-'''
+# Every plugin here notes in its data collection `ran` that it ran, and what it got.
+NOTE_THE_RUN = """
+context["services"]["db"]["ran"].insert_one({"plugin": PLUGIN_NAME, "inputs": context["inputs"]})
+return RETURNS
+"""
+EXTERNAL_PLUGIN = plugin_source("ext_counter", "first", ["p"], NOTE_THE_RUN,
+                                TAGS=["external", "counter"], VERSION="3.2.1", RETURNS=42)
 
-EXTERNAL_PLUGIN = '''
-"""An installed plugin, found through its entry point."""
-PLUGIN_NAME = "ext_counter"
-HOOKS = ["first"]
-PIPELINES = ["p"]
-TAGS = ["external", "counter"]
-VERSION = "3.2.1"
-def run(context, config):
-    context["services"]["db"]["ran"].insert_one(
-        {"plugin": PLUGIN_NAME, "inputs": context["inputs"]})
-    return 42
-'''
+
+def folder_plugin(name, hook, pipelines, tags, version):
+    return plugin_source(name, hook, pipelines, NOTE_THE_RUN, TAGS=tags, VERSION=version,
+                         RETURNS=name)
+
 
 ENTRY_POINTS = "[dataflow.plugins]\next_counter = dataflow_ext_counter\n"
 METADATA = "Metadata-Version: 2.1\nName: dataflow-ext-counter\nVersion: 1.0\n"
@@ -59,7 +46,7 @@ def install_distribution(site):
     """An installed distribution: the package folder plus its .dist-info (METADATA, entry points)."""
     package = site / "dataflow_ext_counter"
     package.mkdir(parents=True)
-    (package / "__init__.py").write_text(textwrap.dedent(EXTERNAL_PLUGIN))
+    (package / "__init__.py").write_text(EXTERNAL_PLUGIN)
     info = site / "dataflow_ext_counter-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(METADATA)
@@ -72,22 +59,17 @@ def setup(mongo_uri, tmp_path_factory):
     """A project with folder plugins and an installed entry-point plugin on PYTHONPATH."""
     root = tmp_path_factory.mktemp("discovery")
     factory = ProjectFactory(root / "project")
-    project = factory(PIPELINES, {
-        "local_reader": FOLDER_PLUGIN.format(name="local_reader", hook="second",
-                                             pipelines='["p", "q"]', tags='["reader"]',
-                                             version="0.4.0")}, system=SYSTEM)
+    project = factory(PIPELINES, {"local_reader": folder_plugin(
+        "local_reader", "second", ["p", "q"], ["reader"], "0.4.0")}, system=SYSTEM)
     extra = project / "more_plugins" / "extra_tagger"
     extra.mkdir(parents=True)
-    (extra / "__init__.py").write_text(textwrap.dedent(FOLDER_PLUGIN.format(
-        name="extra_tagger", hook="first", pipelines='["p"]', tags='["counter"]',
-        version="2.0.0")))
+    (extra / "__init__.py").write_text(folder_plugin("extra_tagger", "first", ["p"],
+                                                     ["counter"], "2.0.0"))
     install_distribution(root / "site")
-    database = f"t_{uuid.uuid4().hex[:10]}"
     pythonpath = os.pathsep.join(filter(None, [str(root / "site"), os.environ.get("PYTHONPATH")]))
-    env = {"DATAFLOW_MONGO_URI": mongo_uri, "DATAFLOW_MONGO_DB": database,
-           "PYTHONPATH": pythonpath}
+    env = {**store_variables(mongo_uri), "PYTHONPATH": pythonpath}
     client = pymongo.MongoClient(mongo_uri)
-    yield {"project": project, "env": env, "data": client[f"{database}_data"]}
+    yield {"project": project, "env": env, "data": client[env["DATAFLOW_MONGO_DB"] + "_data"]}
     client.close()
 
 

@@ -5,7 +5,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import psutil
 import pymongo
 import pytest
+from conftest import free_port, wait_until
 from pymongo.write_concern import WriteConcern
 
 from dataflow.store.embedded import (
@@ -69,17 +69,16 @@ def _state(folder: Path) -> dict:
     return json.loads((folder / "server.json").read_text())
 
 
+def _gone(pid: int) -> bool:
+    """The process is gone or a zombie."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def _wait_gone(pid: int, timeout: float = 10.0) -> None:
-    """Wait until a pid is gone or a zombie; fail after the timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return
-        except psutil.NoSuchProcess:
-            return
-        time.sleep(0.05)
-    pytest.fail(f"process {pid} still running after {timeout} s")
+    wait_until(lambda: _gone(pid), timeout, message=f"process {pid} to end")
 
 
 def _dead_pid() -> int:
@@ -87,12 +86,6 @@ def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait(timeout=30)
     return proc.pid
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_start_write_and_read(state_dir):
@@ -136,7 +129,7 @@ def test_data_survives_stop_and_start(state_dir):
 def test_stale_state_file_is_replaced(state_dir, stale_pid):
     pid = _dead_pid() if stale_pid == "dead" else os.getpid()
     state_dir.mkdir(parents=True)
-    stale = {"pid": pid, "port": _free_port(), "started": "2000-01-01T00:00:00+00:00",
+    stale = {"pid": pid, "port": free_port(), "started": "2000-01-01T00:00:00+00:00",
              "storage": str(state_dir / "db")}
     (state_dir / "server.json").write_text(json.dumps(stale))
     assert embedded_server_info(state_dir) is None

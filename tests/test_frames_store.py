@@ -2,16 +2,15 @@
 anything that no longer matches (edited documents, deleted rows) is."""
 from __future__ import annotations
 
-import uuid
-
 import pymongo
+from conftest import new_database_name
 
 from dataflow.frames import replace_documents
 
 
 def test_unchanged_documents_are_not_rewritten_but_changes_and_gaps_are(mongo_uri):
     client = pymongo.MongoClient(mongo_uri)
-    db = client[f"t_{uuid.uuid4().hex[:10]}"]
+    db = client[new_database_name()]
     try:
         collection = db["bars"]
         docs = [{"ticker": "X", "day": day, "close": float(day)} for day in range(100)]

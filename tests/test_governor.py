@@ -6,31 +6,27 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import wait_until
+from conftest import RUN_TIMEOUT, plugin_source, wait_until
 
 PIPELINES = "pipelines:\n  burn:\n    hooks: [spin]\n"
 
-SPINNER = '''
-import os
-PLUGIN_NAME = "__NAME__"
-HOOKS = ["spin"]
-STOP = "__STOP__"
+# Fans out 6 jobs that spin (pure-Python CPU work) until the test releases them.
+SPIN = """
 def spin(index):
-    loops = 0
-    while not os.path.exists(STOP):      # pure-Python CPU work until told to stop
+    loops, deadline = 0, time.time() + 300
+    while not released() and time.time() < deadline:
         for _ in range(20000):
             loops += 1
     return loops
-def run(context, config):
-    jobs = context["services"]["jobs"]
-    return sum(jobs.gather(jobs.map(spin, range(6), name="spin")))
-'''
+"""
 
 
-def spinner(name: str, stop) -> str:
-    """A plugin that fans out 6 spinning jobs until `stop` exists (a name per test: job
-    functions are found on the workers by module name)."""
-    return SPINNER.replace("__NAME__", name).replace("__STOP__", str(stop))
+def spinner(name: str, out_dir) -> str:
+    """The spinning plugin (a name per test: job functions are found on the workers by
+    module name)."""
+    return plugin_source(name, "spin", code=SPIN, out=out_dir, body="""
+        jobs = context["services"]["jobs"]
+        return sum(jobs.gather(jobs.map(spin, range(6), name="spin")))""")
 
 
 HOG = "while True:\n    pass\n"      # another program on the machine, one core's worth each
@@ -45,9 +41,8 @@ def stop_all(processes) -> None:
 
 
 def test_governor_backs_off_while_other_programs_spin_and_recovers(make_project, engine_for,
-                                                                  dask_client, tmp_path):
-    stop = tmp_path / "stop"
-    project = make_project(PIPELINES, {"gov_burner": spinner("gov_burner", stop)})
+                                                                  dask_client, out_dir):
+    project = make_project(PIPELINES, {"gov_burner": spinner("gov_burner", out_dir)})
     engine = engine_for(project, govern=True)
     handle = engine.start("burn")
     governor, hogs = engine.resources.governor, []
@@ -64,26 +59,25 @@ def test_governor_backs_off_while_other_programs_spin_and_recovers(make_project,
         recovered = wait_until(lambda: governor.stats()["duty"] >= floor and governor.stats(), 20,
                                message="dataflow to come back once the other processes are gone")
     finally:
-        stop.touch()
+        out_dir.release()
         stop_all(hogs)
     result = engine.wait(handle, timeout=60)
     assert result.status == "completed", result.error
-    assert result.output("gov_burner") > 0
+    assert result.output("gov_burner", timeout=RUN_TIMEOUT) > 0
     print(f"\ngovernor duty: fan-out alone {alone['duty']:.2f} (cpu {alone['cpu_measured']:.0%}), "
           f"with 2 busy processes {backed_off['duty']:.2f} (cpu {backed_off['cpu_measured']:.0%}),"
           f" after they are gone {recovered['duty']:.2f} (cpu {recovered['cpu_measured']:.0%})")
 
 
-def test_monitor_reports_cpu_memory_workers_and_jobs(make_project, engine_for, tmp_path):
-    stop = tmp_path / "stop"
-    engine = engine_for(make_project(PIPELINES, {"gov_watched": spinner("gov_watched", stop)}))
+def test_monitor_reports_cpu_memory_workers_and_jobs(make_project, engine_for, out_dir):
+    engine = engine_for(make_project(PIPELINES, {"gov_watched": spinner("gov_watched", out_dir)}))
     handle = engine.start("burn")
     try:
         busy = wait_until(lambda: (engine.resources.snapshot().get("jobs_running") or 0) >= 2
                           and engine.resources.snapshot().get("cpu_percent")
                           and engine.resources.snapshot(), 15, message="jobs in the snapshot")
     finally:
-        stop.touch()
+        out_dir.release()
     assert engine.wait(handle, timeout=60).status == "completed"
     assert MONITOR_KEYS <= set(busy), busy
     assert busy["workers"] == 2

@@ -9,70 +9,46 @@ import re
 import subprocess
 import sys
 
-from conftest import MARK_SOURCE, wait_until
+from conftest import RUN_TIMEOUT, plugin_source, wait_until
 
 SYSTEM = "logging:\n  level: DEBUG\n"
 
-PRELUDE = '''
-import logging, os, time
-OUT = "__OUT__"
-PLUGIN_NAME = "__NAME__"
-HOOKS = ["__HOOK__"]
-PIPELINES = ["__PIPELINE__"]
-''' + MARK_SOURCE + '''def wait_for(what, seconds=60):
-    deadline = time.time() + seconds
-    while not os.path.exists(os.path.join(OUT, what)):
-        if time.time() > deadline:
-            raise TimeoutError("nobody made " + what)
-        time.sleep(0.02)
-'''
+# Waits until its SIBLING has started too: both must be running at once, on two workers.
+CHATTY = """
+log = context["services"]["log"]
+mark("pid", os.getpid())
+wait_for(SIBLING + ".pid")
+log.debug("a debug record", step=0)
+log.info("an info record", rows=3, ratio=0.5, name="x", thing=object())
+log.warning("a warning record", rows=4)
+log.error("an error record", code=42)
+print("printed by " + PLUGIN_NAME)
+logging.getLogger("thirdparty.lib").warning("logged through logging: %s", 7)
+for number in range(1, 51):
+    log.info("count %d" % number, number=number)
+return PLUGIN_NAME
+"""
 
-# Waits until its sibling has started too: both must be running at once, on two workers.
-CHATTY = PRELUDE + '''
-def run(context, config):
-    log = context["services"]["log"]
-    mark("pid", os.getpid())
-    wait_for("__SIBLING__.pid")
-    log.debug("a debug record", step=0)
-    log.info("an info record", rows=3, ratio=0.5, name="x", thing=object())
-    log.warning("a warning record", rows=4)
-    log.error("an error record", code=42)
-    print("printed by " + PLUGIN_NAME)
-    logging.getLogger("thirdparty.lib").warning("logged through logging: %s", 7)
-    for number in range(1, 51):
-        log.info("count %d" % number, number=number)
-    return PLUGIN_NAME
-'''
+TICKER = """
+log = context["services"]["log"]
+mark("run_id", context["run_id"])
+log.info("tick 1")
+wait_for("release")
+for number in range(2, 6):
+    log.info("tick %d" % number)
+    time.sleep(0.05)
+return "done"
+"""
 
-TICKER = PRELUDE + '''
-def run(context, config):
-    log = context["services"]["log"]
-    mark("run_id", context["run_id"])
-    log.info("tick 1")
-    wait_for("release")
-    for number in range(2, 6):
-        log.info("tick %d" % number)
-        time.sleep(0.05)
-    return "done"
-'''
-
-FATAL = PRELUDE + '''
-FAIL_HARD = False
-def run(context, config):
-    context["services"]["log"].fatal("cannot go on", reason="corrupt input")
-    mark("after_fatal")
-'''
-
-LATER = PRELUDE + '''
-def run(context, config):
-    mark("ran")
-'''
+FATAL = """
+context["services"]["log"].fatal("cannot go on", reason="corrupt input")
+mark("after_fatal")
+"""
 
 
-def plugin(template, out, name, hook, pipeline, sibling=""):
-    return (template.replace("__OUT__", str(out)).replace("__NAME__", name)
-            .replace("__HOOK__", hook).replace("__PIPELINE__", pipeline)
-            .replace("__SIBLING__", sibling))
+def plugin(body, out_dir, name, hook, pipeline, **constants):
+    return plugin_source(name, hook, pipeline, body, imports=["logging"], out=out_dir,
+                         **constants)
 
 
 def counts(text: str, plugin_id: str) -> list[int]:
@@ -86,16 +62,15 @@ def run_id_of(stdout: str, pipeline: str) -> str:
     return found.group(1)
 
 
-def test_records_from_two_workers_reach_logs_file_and_terminal(make_project, cli, tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
+def test_records_from_two_workers_reach_logs_file_and_terminal(make_project, cli, out_dir):
     project = make_project("pipelines:\n  talk:\n    hooks: [first]\n", {
-        "left": plugin(CHATTY, out, "left", "first", "talk", sibling="right"),
-        "right": plugin(CHATTY, out, "right", "first", "talk", sibling="left")}, system=SYSTEM)
+        "left": plugin(CHATTY, out_dir, "left", "first", "talk", SIBLING="right"),
+        "right": plugin(CHATTY, out_dir, "right", "first", "talk", SIBLING="left")},
+        system=SYSTEM)
     ran = cli("run", "talk", project=project)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     run_id = run_id_of(ran.stdout, "talk")
-    pids = {(out / f"{name}.pid").read_text() for name in ("left", "right")}
+    pids = {out_dir.read(name, "pid") for name in ("left", "right")}
     assert len(pids) == 2 and str(os.getpid()) not in pids, \
         "the two plugins ran at once in two worker processes"
     for name in ("left", "right"):
@@ -137,19 +112,16 @@ def check_one_plugin_records(cli, project, run_id):
 
 
 def test_follow_prints_records_as_they_come_and_ends_with_the_run(make_project, store_env,
-                                                                 tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
+                                                                 out_dir, tmp_path):
     project = make_project("pipelines:\n  slow:\n    hooks: [first]\n", {
-        "ticker": plugin(TICKER, out, "ticker", "first", "slow")})
+        "ticker": plugin(TICKER, out_dir, "ticker", "first", "slow")})
     env = {**os.environ, **store_env, "DATAFLOW_PROJECT": str(project)}
     command = [sys.executable, "-m", "dataflow"]
     run = subprocess.Popen(command + ["run", "slow"], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     follow = None
     try:
-        run_id = wait_until(lambda: (out / "ticker.run_id").exists()
-                            and (out / "ticker.run_id").read_text(), 60, message="the run")
+        run_id = wait_until(lambda: out_dir.read("ticker", "run_id"), 60, message="the run")
         followed = tmp_path / "followed.txt"
         with open(followed, "w") as sink:
             follow = subprocess.Popen(command + ["logs", run_id, "--follow"], env=env,
@@ -157,7 +129,7 @@ def test_follow_prints_records_as_they_come_and_ends_with_the_run(make_project, 
         wait_until(lambda: "tick 1" in followed.read_text(), 30, message="tick 1 followed")
         assert follow.poll() is None and run.poll() is None, "still following a running run"
         assert "tick 2" not in followed.read_text()
-        (out / "release").touch()
+        out_dir.release()
         assert follow.wait(60) == 0, followed.read_text()
         stdout, stderr = run.communicate(timeout=60)
     finally:
@@ -171,19 +143,17 @@ def test_follow_prints_records_as_they_come_and_ends_with_the_run(make_project, 
 
 
 def test_fatal_stops_the_pipeline_even_for_a_plugin_that_is_not_fail_hard(
-        make_project, engine_for, tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
+        make_project, engine_for, out_dir):
     project = make_project("pipelines:\n  doomed:\n    hooks: [first, second]\n", {
-        "grim": plugin(FATAL, out, "grim", "first", "doomed"),
-        "later": plugin(LATER, out, "later", "second", "doomed")})
+        "grim": plugin(FATAL, out_dir, "grim", "first", "doomed", FAIL_HARD=False),
+        "later": plugin('mark("ran")', out_dir, "later", "second", "doomed")})
     engine = engine_for(project)
-    result = engine.run("doomed")
+    result = engine.run("doomed", timeout=RUN_TIMEOUT)
     assert result.status == "failed"
     assert result.tasks["first.grim"]["status"] == "failed"
     assert "cannot go on" in result.tasks["first.grim"]["error"]
     assert result.tasks["second.later"]["status"] == "skipped"
-    assert not (out / "later.ran").exists() and not (out / "grim.after_fatal").exists()
+    assert out_dir.read("later", "ran") is None and out_dir.read("grim", "after_fatal") is None
     engine.project.recorder.flush()
     records = list(engine.project.db["logs"].find({"run_id": result.run_id, "level": "FATAL"}))
     assert [(r["plugin"], r["message"], r["fields"]) for r in records] == [

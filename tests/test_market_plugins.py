@@ -1,6 +1,7 @@
-"""Pure-function tests (the plugins folder is on sys.path via pytest's `pythonpath`) of the market-data plugins and dataflow.frames (no engine, no db).
+"""Pure-function tests (the plugins folder is on sys.path via pytest's `pythonpath`) of the
+market-data plugins and dataflow.frames (no engine, no db).
 
-Indicator values are checked against independent plain-Python loops over the raw
+Indicator values are checked against reference_indicators.py, plain-Python loops over the raw
 bokeh_sampledata lists, so a pandas mistake in the plugins cannot hide in the reference.
 """
 import math
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from bokeh_sampledata import stocks
+from reference_indicators import indicators_at
 
 from dataflow.frames import documents_to_frame, frame_to_documents
 from gap_finder.gaps import find_gaps
@@ -17,59 +19,7 @@ from ohlcv_aggregator.bars import aggregate_bars
 from stock_loader.loading import load_frames
 from technical_indicators.table import indicator_table
 
-
-def loop_ema(values, period, alpha):
-    """Seeded exponential smoothing over a list that may start with None."""
-    result = [None] * len(values)
-    first = next((i for i, value in enumerate(values) if value is not None), None)
-    if first is None or len(values) - first < period:
-        return result
-    seed = first + period - 1
-    average = sum(values[first:seed + 1]) / period
-    result[seed] = average
-    for t in range(seed + 1, len(values)):
-        average = alpha * values[t] + (1 - alpha) * average
-        result[t] = average
-    return result
-
-
-def loop_rsi(closes, period):
-    """Wilder RSI with plain loops."""
-    changes = [None] + [closes[t] - closes[t - 1] for t in range(1, len(closes))]
-    gains = [None] + [max(change, 0.0) for change in changes[1:]]
-    losses = [None] + [max(-change, 0.0) for change in changes[1:]]
-    average_gains = loop_ema(gains, period, 1.0 / period)
-    average_losses = loop_ema(losses, period, 1.0 / period)
-    result = []
-    for gain, loss in zip(average_gains, average_losses):
-        if loss is None:
-            result.append(None)
-        else:
-            result.append(100.0 if loss == 0 else 100.0 - 100.0 / (1.0 + gain / loss))
-    return result
-
-
-def loop_indicators(closes, t):
-    """Every default indicator at position ``t`` of ``closes``, from loops only."""
-    window = closes[t - 19:t + 1]
-    mean = sum(window) / 20
-    deviation = math.sqrt(sum((value - mean) ** 2 for value in window) / 20)
-    fast = loop_ema(closes, 12, 2 / 13)
-    slow = loop_ema(closes, 26, 2 / 27)
-    line = [None if f is None or s is None else f - s for f, s in zip(fast, slow)]
-    signal = loop_ema(line, 9, 2 / 10)
-    return {
-        "close": closes[t],
-        "sma_20": mean,
-        "ema_20": loop_ema(closes, 20, 2 / 21)[t],
-        "rsi_14": loop_rsi(closes, 14)[t],
-        "macd": line[t],
-        "macd_signal": signal[t],
-        "macd_hist": line[t] - signal[t],
-        "bb_middle": mean,
-        "bb_upper": mean + 2 * deviation,
-        "bb_lower": mean - 2 * deviation,
-    }
+pytestmark = pytest.mark.fast
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +50,7 @@ def test_indicators_match_plain_loops(daily, ticker, day):
     table = indicator_table(daily[ticker])
     closes = [float(value) for value in getattr(stocks, ticker)["close"]]
     position = getattr(stocks, ticker)["date"].index(day)
-    expected = loop_indicators(closes, position)
+    expected = indicators_at(closes, position)
     row = table.loc[pd.Timestamp(day)]
     assert list(table.columns) == list(expected)
     for name, value in expected.items():

@@ -36,6 +36,7 @@ def execute(path: Path):
     return notebook
 
 
+@pytest.mark.fast
 def test_there_is_a_quickstart():
     assert NOTEBOOKS_DIR / "quickstart.ipynb" in NOTEBOOKS
 

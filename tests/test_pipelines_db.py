@@ -9,9 +9,9 @@ import pymongo
 import pytest
 
 from dataflow import Project
-from dataflow.config.stored_pipelines import PipelineValidationError
+from dataflow.errors import PipelineValidationError
 
-from conftest import ok, refused
+from conftest import ok, plugin_source, refused
 
 PIPELINES = """
 pipelines:
@@ -19,24 +19,18 @@ pipelines:
     hooks: ["first", "second"]
 """
 
-PLUGIN = '''
-PLUGIN_NAME = "{name}"
-HOOKS = ["{hook}"]
-PIPELINES = ["*"]
-CONFIG_SCHEMA = {{"type": "object", "properties": {{"rows": {{"type": "integer", "default": 3}}}}}}
-def run(context, config):
-    return {{"pipeline": context["pipeline"], "rows": config["rows"],
-             "inputs": sorted(context["inputs"])}}
-'''
-
-PLUGINS = {"loader": PLUGIN.format(name="loader", hook="first"),
-           "summer": PLUGIN.format(name="summer", hook="second")}
+ROWS = {"type": "object", "properties": {"rows": {"type": "integer", "default": 3}}}
+REPORT = """
+return {"pipeline": context["pipeline"], "rows": config["rows"],
+        "inputs": sorted(context["inputs"])}
+"""
+PLUGINS = {name: plugin_source(name, hook, body=REPORT, CONFIG_SCHEMA=ROWS)
+           for name, hook in (("loader", "first"), ("summer", "second"))}
 
 
 @pytest.fixture
 def project(make_project):
     return make_project(PIPELINES, PLUGINS)
-
 
 
 def listed(cli, project) -> dict:
@@ -52,7 +46,7 @@ def test_a_stored_pipeline_is_created_run_and_deleted(cli, project):
     assert set(entries) == {("ok", "yaml"), ("nightly", "db")}
     assert entries[("nightly", "db")]["priority"] == "high"
     assert entries[("nightly", "db")]["author"].startswith("cli")
-    spec = Project(project).spec.pipelines["nightly"]
+    spec = Project(project).pipelines["nightly"]
     assert (spec.hooks, spec.schedule, spec.source) == (("first", "second"), "0 2 * * *", "db")
     ok(cli("config", "set", "loader", "--pipeline", "nightly", "rows=9", project=project))
     run = json.loads(ok(cli("run", "nightly", "--json", project=project)).stdout)
@@ -76,7 +70,7 @@ def test_definitions_are_validated_like_pipelines_yaml(cli, project, store_env):
                 "--priority", "urgent", project=project),
             "pipeline 'bad' is invalid (nothing was saved)", "  - hooks: [] should be non-empty",
             "  - priority: 'urgent' is not one of ['low', 'normal', 'high', 'critical']",
-            "  - schedule: invalid cron expression '61 * * * *'; use five fields")
+            "  - schedule: invalid cron expression '61 * * * *'", "use five fields")
     refused(cli("pipelines", "create", "no good", "--hooks", "a b", project=project),
             "  - name: 'no good' is not a valid pipeline name",
             "  - hooks.0: 'a b' is not a valid hook name")
@@ -117,7 +111,7 @@ def test_when_yaml_gains_a_stored_name_yaml_wins_and_validate_says_so(cli, proje
     make_project(PIPELINES + '  nightly:\n    hooks: ["first"]\n', PLUGINS)
     plan = json.loads(ok(cli("run", "nightly", "--dry-run", "--json", project=project)).stdout)
     assert [hook["hook"] for hook in plan["hooks"]] == ["first"], "the YAML definition is used"
-    assert Project(project).spec.pipelines["nightly"].source == "yaml"
+    assert Project(project).pipelines["nightly"].source == "yaml"
     entries = listed(cli, project)
     assert entries[("nightly", "yaml")]["hooks"] == ["first"]
     assert "config/pipelines.yaml defines 'nightly' too" in entries[("nightly", "db")]["ignored"]
@@ -140,7 +134,7 @@ def test_a_broken_stored_document_is_ignored_and_reported(cli, project, store_en
     client[store_env["DATAFLOW_MONGO_DB"]]["pipelines"].update_one(
         {"_id": "hourly"}, {"$set": {"schedule": "every hour"}})
     client.close()
-    assert "hourly" not in Project(project).spec.pipelines
+    assert "hourly" not in Project(project).pipelines
     entry = listed(cli, project)[("hourly", "db")]
     assert entry["ignored"].startswith("invalid: schedule: invalid cron expression 'every hour'")
     validated = cli("validate", project=project)

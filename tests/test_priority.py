@@ -4,69 +4,52 @@ submitted later overtakes queued work of lower priority - jobs inside a plugin
 from __future__ import annotations
 
 import pytest
-from conftest import MARK_SOURCE, wait_until
+from conftest import RUN_TIMEOUT, plugin_source, wait_until
 
-PRELUDE = '''
-import os, time
-OUT = "__OUT__"
-PLUGIN_NAME = "__NAME__"
-HOOKS = ["__HOOK__"]
-''' + MARK_SOURCE + '''def wait_for(path):                   # "release" (the test's teardown at the latest) ends all
-    while not (os.path.exists(path) or os.path.exists(os.path.join(OUT, "release"))):
-        time.sleep(0.01)
-'''
+# Plugin bodies (plugin_source with out=out_dir); "release" (the test's teardown at the
+# latest) ends every wait.
+HOLDER = """
+mark("started")
+wait_for("release")
+"""
 
-HOLDER = PRELUDE + '''
-def run(context, config):
-    mark("started")
-    wait_for(os.path.join(OUT, "release"))
-'''
-
-RANKER = PRELUDE + '''
-from distributed import get_client
+RANK_JOBS = """
 def job(label):
     started = time.time()
     time.sleep(0.1)
     return label, started
-def run(context, config):
-    jobs = context["services"]["jobs"]
-    wait_for(os.path.join(OUT, "prio_holder.started"))       # both workers are busy now
-    futures = []
-    for label, count in (("low", 10), ("high", 5), ("critical", 5)):
-        futures += jobs.map(job, [label] * count, priority=label, name=label)
-    keys = [future.key for future in futures]
-    for _ in range(1000):                                # until the scheduler has them all
-        if get_client().run_on_scheduler(
-                lambda dask_scheduler: all(key in dask_scheduler.tasks for key in keys)):
-            break
-        time.sleep(0.01)
-    mark("submitted")
-    return jobs.gather(futures)
-'''
+"""
 
-HOLDER_UNTIL_SUBMITTED = PRELUDE + '''
-def run(context, config):
-    mark("started")
-    wait_for(os.path.join(OUT, "prio_ranker.submitted"))
-'''
+RANKER = """
+jobs = context["services"]["jobs"]
+wait_for("prio_holder.started")                       # both workers are busy now
+futures = []
+for label, count in (("low", 10), ("high", 5), ("critical", 5)):
+    futures += jobs.map(job, [label] * count, priority=label, name=label)
+keys = [future.key for future in futures]
+for _ in range(1000):                                # until the scheduler has them all
+    if distributed.get_client().run_on_scheduler(
+            lambda dask_scheduler: all(key in dask_scheduler.tasks for key in keys)):
+        break
+    time.sleep(0.01)
+mark("submitted")
+return jobs.gather(futures)
+"""
 
-STARTER = PRELUDE + '''
-def run(context, config):
-    started = time.time()
-    time.sleep(0.2)
-    return started
-'''
+HOLDER_UNTIL_SUBMITTED = """
+mark("started")
+wait_for("prio_ranker.submitted")
+"""
 
-
-@pytest.fixture
-def out(tmp_path):
-    yield tmp_path
-    (tmp_path / "release").touch()
+STARTER = """
+started = time.time()
+time.sleep(0.2)
+return started
+"""
 
 
-def plugin(template, out, name, hook):
-    return (template.replace("__OUT__", str(out)).replace("__NAME__", name)
-            .replace("__HOOK__", hook))
+def plugin(body, out_dir, name, hook, code=""):
+    return plugin_source(name, hook, body=body, imports=["distributed"], code=code, out=out_dir)
 
 
 def order_of(starts: dict) -> list[str]:
@@ -85,15 +68,15 @@ def overtaken(order: list[str], low: str, high: str) -> int:
     return sum(1 for label in order[:last_high] if label.startswith(low))
 
 
-def test_urgent_jobs_submitted_last_start_first(make_project, engine_for, out):
+def test_urgent_jobs_submitted_last_start_first(make_project, engine_for, out_dir):
     project = make_project("pipelines:\n  rank:\n    hooks: [work]\n", {
-        "prio_ranker": plugin(RANKER, out, "prio_ranker", "work"),
-        "prio_holder": plugin(HOLDER_UNTIL_SUBMITTED, out, "prio_holder", "work")})
+        "prio_ranker": plugin(RANKER, out_dir, "prio_ranker", "work", code=RANK_JOBS),
+        "prio_holder": plugin(HOLDER_UNTIL_SUBMITTED, out_dir, "prio_holder", "work")})
     engine = engine_for(project)
     result = engine.wait(engine.start("rank"), timeout=60)
     assert result.status == "completed", result.error
     starts = {f"{label}{index}": started for index, (label, started)
-              in enumerate(result.output("prio_ranker"))}
+              in enumerate(result.output("prio_ranker", timeout=RUN_TIMEOUT))}
     order = order_of(starts)
     print("\njob start order:", " ".join(order))
     # Dask hands each busy worker one queued job ahead of time: at most those two lows go first.
@@ -117,24 +100,25 @@ pipelines:
 
 
 def test_high_priority_pipeline_started_later_runs_first(make_project, engine_for, dask_client,
-                                                        out):
-    plugins = {f"hold{i}": plugin(HOLDER, out, f"hold{i}", "block") for i in range(2)}
+                                                        out_dir):
+    plugins = {f"hold{i}": plugin(HOLDER, out_dir, f"hold{i}", "block") for i in range(2)}
     steps = [f"step{i}" for i in range(4)]
-    plugins.update({name: plugin(STARTER, out, name, "first") for name in steps})
+    plugins.update({name: plugin(STARTER, out_dir, name, "first") for name in steps})
     engine = engine_for(make_project(PIPELINES, plugins))
     hold = engine.start("hold")
     for name in ("hold0", "hold1"):
-        wait_until(lambda: (out / f"{name}.started").exists(), 30, message=name)
+        wait_until(lambda: out_dir.read(name, "started") is not None, 30, message=name)
     background, urgent = engine.start("background"), engine.start("urgent")
     queued = [future.key for future in urgent.futures.values()]
     wait_until(lambda: set(queued) <= {key for keys in dask_client.processing().values()
                                        for key in keys}, 10, message="urgent queued on workers")
-    (out / "release").touch()
+    out_dir.release()
     starts = {}
     for label, handle in (("low", background), ("high", urgent)):
         result = engine.wait(handle, timeout=60)
         assert result.status == "completed", result.error
-        starts.update({f"{label}-{name}": result.output(name) for name in steps})
+        starts.update({f"{label}-{name}": result.output(name, timeout=RUN_TIMEOUT)
+                       for name in steps})
     assert engine.wait(hold, timeout=30).status == "completed"
     order = order_of(starts)
     print("\npipeline task start order:", " ".join(order))

@@ -14,79 +14,55 @@ import sys
 import psutil
 import pymongo
 import pytest
-from conftest import wait_until
+from conftest import RUN_TIMEOUT, plugin_source, wait_until
 
-PRELUDE = '''
-import json, os, time
-OUT = "__OUT__"
-PLUGIN_NAME = "__NAME__"
-HOOKS = ["__HOOK__"]
-PIPELINES = ["*"]
-FAIL_HARD = __FAIL_HARD__
-def count(context):
-    with open(os.path.join(OUT, PLUGIN_NAME + ".count"), "a") as handle:
-        handle.write(context["run_id"] + "\\n")
-'''
-
-SOURCE = PRELUDE + '''
-def run(context, config):
-    count(context)
-    return __VALUE__
-'''
+# Plugin bodies (plugin_source with out=out_dir); each tallies the run it ran in.
+SOURCE = """
+tally(context["run_id"])
+return VALUE
+"""
 
 # Until the file `fixed` exists it fails, or (WAIT) logs, leaves its pid and waits for it.
-COMBINE = PRELUDE + '''
-WAIT = __WAIT__
-def run(context, config):
-    count(context)
-    context["services"]["log"].info("combining on pid %d" % os.getpid())
-    with open(os.path.join(OUT, "pid.tmp"), "w") as handle:
-        handle.write(str(os.getpid()))
-    os.replace(os.path.join(OUT, "pid.tmp"), os.path.join(OUT, "pid"))
-    deadline = time.time() + 60
-    while WAIT and not os.path.exists(os.path.join(OUT, "fixed")) and time.time() < deadline:
-        time.sleep(0.05)
-    if not os.path.exists(os.path.join(OUT, "fixed")):
-        raise RuntimeError(PLUGIN_NAME + " broke on purpose")
-    inputs = context["inputs"]
-    return {"inputs": sorted(inputs), "total": sum(inputs.get("nums", [])),
-            "text": inputs.get("letters", "").upper()}
-'''
+COMBINE = """
+tally(context["run_id"])
+context["services"]["log"].info("combining on pid %d" % os.getpid())
+mark("pid", os.getpid())
+if WAIT:
+    wait_for("fixed", seconds=60)
+if not os.path.exists(os.path.join(OUT, "fixed")):
+    raise RuntimeError(PLUGIN_NAME + " broke on purpose")
+inputs = context["inputs"]
+return {"inputs": sorted(inputs), "total": sum(inputs.get("nums", [])),
+        "text": inputs.get("letters", "").upper()}
+"""
 
-PUBLISH = PRELUDE + '''
-def run(context, config):
-    count(context)
-    with open(os.path.join(OUT, "published.json"), "w") as handle:
-        json.dump(context["inputs"], handle)
-'''
+PUBLISH = """
+tally(context["run_id"])
+mark("inputs", json.dumps(context["inputs"]))
+"""
 
 PIPELINES = "pipelines:\n  etl:\n    hooks: [load, transform, publish]\n"
-
-
 PUBLISHED = {"combine": {"inputs": ["letters", "nums"], "total": 6, "text": "ABC"}}
 
 
-def plugin(template, out, name, hook, fail_hard=False, **values):
-    code = (template.replace("__OUT__", str(out)).replace("__NAME__", name)
-            .replace("__HOOK__", hook).replace("__FAIL_HARD__", str(fail_hard)))
-    for key, value in values.items():
-        code = code.replace(f"__{key.upper()}__", repr(value))
-    return code
-
-
-def write_project(make_project, out, wait: bool):
+def write_project(make_project, out_dir, wait: bool):
+    def plugin(name, hook, body, **constants):
+        return plugin_source(name, hook, body=body, imports=["json"], out=out_dir, **constants)
     return make_project(PIPELINES, {
-        "nums": plugin(SOURCE, out, "nums", "load", value=[1, 2, 3]),
-        "letters": plugin(SOURCE, out, "letters", "load", value="abc"),
-        "combine": plugin(COMBINE, out, "combine", "transform", fail_hard=True, wait=wait),
-        "publish": plugin(PUBLISH, out, "publish", "publish")})
+        "nums": plugin("nums", "load", SOURCE, VALUE=[1, 2, 3]),
+        "letters": plugin("letters", "load", SOURCE, VALUE="abc"),
+        "combine": plugin("combine", "transform", COMBINE, FAIL_HARD=True, WAIT=wait),
+        "publish": plugin("publish", "publish", PUBLISH)})
 
 
-def runs(out) -> dict:
+def runs(out_dir) -> dict:
     """How many times each plugin really ran."""
-    return {name: len((out / f"{name}.count").read_text().splitlines())
-            if (out / f"{name}.count").exists() else 0
-            for name in ("nums", "letters", "combine", "publish")}
+    return {name: out_dir.count(name) for name in ("nums", "letters", "combine", "publish")}
+
+
+def published(out_dir):
+    """The inputs `publish` got."""
+    return json.loads(out_dir.read("publish", "inputs"))
 
 
 def new_run_id(stdout: str) -> str:
@@ -96,17 +72,15 @@ def new_run_id(stdout: str) -> str:
 
 
 @pytest.fixture
-def etl(make_project, engine_for, tmp_path):
+def etl(make_project, engine_for, out_dir):
     """A failed run of etl: nums and letters completed, combine (fail-hard) failed."""
-    out = tmp_path / "out"
-    out.mkdir()
-    project = write_project(make_project, out, wait=False)
+    project = write_project(make_project, out_dir, wait=False)
     engine = engine_for(project)
-    failed = engine.run("etl")
+    failed = engine.run("etl", timeout=RUN_TIMEOUT)
     engine.project.recorder.flush()
     assert failed.status == "failed", failed.tasks
     assert failed.tasks["publish.publish"]["status"] == "skipped"
-    return {"project": project, "out": out, "run_id": failed.run_id, "engine": engine}
+    return {"project": project, "out": out_dir, "run_id": failed.run_id, "engine": engine}
 
 
 def show(cli, project, run_id) -> dict:
@@ -117,12 +91,12 @@ def show(cli, project, run_id) -> dict:
 
 def test_resume_after_a_failed_plugin_reuses_completed_tasks(etl, cli):
     project, out, old_id = etl["project"], etl["out"], etl["run_id"]
-    (out / "fixed").touch()
+    out.touch("fixed")
     resumed = cli("resume", old_id[:12], project=project)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "2 task(s) restored from checkpoints, 2 to run" in resumed.stdout
     assert runs(out) == {"nums": 1, "letters": 1, "combine": 2, "publish": 1}
-    assert json.loads((out / "published.json").read_text()) == PUBLISHED, \
+    assert published(out) == PUBLISHED, \
         "restored outputs reached combine, and combine's output reached publish"
     new_id = new_run_id(resumed.stdout)
     assert new_id != old_id
@@ -138,7 +112,7 @@ def test_resume_after_a_failed_plugin_reuses_completed_tasks(etl, cli):
 
 def test_resume_failed_only_skips_what_did_not_fail(etl, cli):
     project, out, old_id = etl["project"], etl["out"], etl["run_id"]
-    (out / "fixed").touch()
+    out.touch("fixed")
     resumed = cli("resume", old_id, "--failed-only", project=project)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert runs(out) == {"nums": 1, "letters": 1, "combine": 2, "publish": 0}
@@ -157,7 +131,7 @@ def test_mark_success_lets_resume_skip_a_plugin(etl, cli):
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert runs(out) == {"nums": 1, "letters": 1, "combine": 1, "publish": 1}, \
         "combine was not re-run"
-    assert json.loads((out / "published.json").read_text()) == {}, \
+    assert published(out) == {}, \
         "a task marked successful has no output to pass on"
     tasks = {t["plugin"]: t for t in show(cli, project, new_run_id(resumed.stdout))["tasks"]}
     assert tasks["combine"]["status"] == "completed"
@@ -167,9 +141,9 @@ def test_mark_success_lets_resume_skip_a_plugin(etl, cli):
 
 
 def test_resume_of_a_completed_run_is_a_clear_error(etl, cli):
-    (etl["out"] / "fixed").touch()
+    etl["out"].touch("fixed")
     engine = etl["engine"]
-    done = engine.run("etl")
+    done = engine.run("etl", timeout=RUN_TIMEOUT)
     engine.project.recorder.flush()
     assert done.status == "completed"
     refused = cli("resume", done.run_id[:12], project=etl["project"])
@@ -181,12 +155,10 @@ def test_resume_of_a_completed_run_is_a_clear_error(etl, cli):
 
 
 @pytest.fixture
-def held(make_project, store_env, tmp_path):
+def held(make_project, store_env, out_dir, tmp_path):
     """`dataflow run etl --json` in its own process, as a user starts it, with `combine`
     running (waiting for the file `fixed`) and the load hook's tasks stored completed."""
-    out = tmp_path / "out"
-    out.mkdir()
-    project = write_project(make_project, out, wait=True)
+    project = write_project(make_project, out_dir, wait=True)
     env = {**os.environ, **store_env, "DATAFLOW_PROJECT": str(project)}
     db = pymongo.MongoClient(store_env["DATAFLOW_MONGO_URI"])[store_env["DATAFLOW_MONGO_DB"]]
     output = tmp_path / "run.out"      # files, not pipes: orphans must not hold them open
@@ -194,12 +166,12 @@ def held(make_project, store_env, tmp_path):
         process = subprocess.Popen([sys.executable, "-m", "dataflow", "run", "etl", "--json"],
                                    env=env, stdout=sink, stderr=errors)
     try:
-        wait_until(lambda: (out / "pid").exists(), 90, message="combine to start")
-        run_id = (out / "combine.count").read_text().split()[0]
+        wait_until(lambda: out_dir.read("combine", "pid"), 90, message="combine to start")
+        run_id = out_dir.read("combine", "count").split()[0]
         wait_until(lambda: db["tasks"].count_documents({"run_id": run_id, "status": "completed"})
                    == 2 and db["logs"].find_one({"run_id": run_id}), 30, message="the history")
-        yield {"project": project, "out": out, "db": db, "run": process, "run_id": run_id,
-               "pid": int((out / "pid").read_text()), "output": output}
+        yield {"project": project, "out": out_dir, "db": db, "run": process, "run_id": run_id,
+               "pid": int(out_dir.read("combine", "pid")), "output": output}
     finally:
         if process.poll() is None:
             process.kill()
@@ -211,7 +183,7 @@ def test_a_killed_worker_loses_no_records_and_completed_tasks_do_not_rerun(held,
     out, run_id, first_pid = held["out"], held["run_id"], held["pid"]
     os.kill(first_pid, signal.SIGKILL)
     wait_until(lambda: not psutil.pid_exists(first_pid), 30, message="the worker to die")
-    (out / "fixed").touch()
+    out.touch("fixed")
     held["run"].wait(120)
     status = json.loads(stdout := held["output"].read_text())["status"]
     if status == "failed":
@@ -219,12 +191,12 @@ def test_a_killed_worker_loses_no_records_and_completed_tasks_do_not_rerun(held,
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     else:
         assert (status, held["run"].returncode) == ("completed", 0), stdout
-    second_pid = int((out / "pid").read_text())
+    second_pid = int(out.read("combine", "pid"))
     assert second_pid != first_pid, "Dask ran the task again on a live worker"
     messages = [r["message"] for r in held["db"]["logs"].find({"run_id": run_id})]
     assert messages == [f"combining on pid {first_pid}", f"combining on pid {second_pid}"], \
         "the record logged before the kill is kept, and the second attempt's too"
-    assert json.loads((out / "published.json").read_text()) == PUBLISHED
+    assert published(out) == PUBLISHED
     assert not list(held["db"]["tasks"].find({"status": {"$in": ["running", "pending"]}}))
     assert runs(out) == {"nums": 1, "letters": 1, "combine": 2, "publish": 1}, \
         "a completed task whose output died with the worker ran again instead of its checkpoint"
@@ -241,9 +213,9 @@ def test_a_killed_orchestrator_leaves_an_interrupted_run_that_resumes(held, cli)
     tasks = {t["plugin"]: t["status"] for t in show(cli, project, run_id)["tasks"]}
     assert tasks == {"nums": "completed", "letters": "completed", "combine": "interrupted",
                      "publish": "interrupted"}
-    (out / "fixed").touch()
+    out.touch("fixed")
     resumed = cli("resume", run_id[:12], project=project)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert runs(out) == {"nums": 1, "letters": 1, "combine": 2, "publish": 1}
-    assert json.loads((out / "published.json").read_text()) == PUBLISHED
+    assert published(out) == PUBLISHED
     assert show(cli, project, new_run_id(resumed.stdout))["resumed_from"] == run_id

@@ -5,32 +5,24 @@ from __future__ import annotations
 
 import json
 
+from conftest import RUN_TIMEOUT, plugin_source
+
 from dataflow.store.history import get_run
 
-# Fails with __ERROR__ until it has run __SUCCEED_ON__ times (never, when that is 0).
-FLAKY = '''
-import os
-OUT = "__OUT__"
-PLUGIN_NAME = "__NAME__"
-HOOKS = ["work"]
-PIPELINES = ["*"]
-__RETRY__
-def run(context, config):
-    with open(os.path.join(OUT, PLUGIN_NAME + ".count"), "a") as handle:
-        handle.write("x")
-    attempt = len(open(os.path.join(OUT, PLUGIN_NAME + ".count")).read())
-    if attempt != __SUCCEED_ON__:
-        raise __ERROR__("failure %d of " % attempt + PLUGIN_NAME)
-    return {"attempt": attempt}
-'''
+# Fails with the builtin exception ERROR until its SUCCEED_ON-th run (never, when that is 0).
+FLAKY = """
+attempt = tally()
+if attempt != SUCCEED_ON:
+    raise getattr(builtins, ERROR)("failure %d of " % attempt + PLUGIN_NAME)
+return {"attempt": attempt}
+"""
 
 PIPELINES = "pipelines:\n  p:\n    hooks: [work]\n"
 
 
-def plugin(out, name, retry=None, succeed_on=0, error="RuntimeError"):
-    return (FLAKY.replace("__OUT__", str(out)).replace("__NAME__", name)
-            .replace("__RETRY__", f"RETRY = {retry!r}" if retry is not None else "")
-            .replace("__SUCCEED_ON__", str(succeed_on)).replace("__ERROR__", error))
+def plugin(out_dir, name, retry=None, succeed_on=0, error="RuntimeError"):
+    return plugin_source(name, "work", body=FLAKY, imports=["builtins"], out=out_dir,
+                         RETRY=retry, SUCCEED_ON=succeed_on, ERROR=error)
 
 
 def stored_tasks(engine, run_id) -> dict:
@@ -44,13 +36,13 @@ def gaps(attempts) -> list[float]:
     return [(later - earlier).total_seconds() for earlier, later in zip(starts, starts[1:])]
 
 
-def test_failing_twice_then_succeeding_with_backoff(make_project, engine_for, cli, tmp_path):
+def test_failing_twice_then_succeeding_with_backoff(make_project, engine_for, cli, out_dir):
     project = make_project(PIPELINES, {"flaky": plugin(
-        tmp_path, "flaky", {"max_retries": 3, "delay": 0.2, "backoff": 2.0}, succeed_on=3)})
+        out_dir, "flaky", {"max_retries": 3, "delay": 0.2, "backoff": 2.0}, succeed_on=3)})
     engine = engine_for(project)
-    result = engine.run("p")
+    result = engine.run("p", timeout=RUN_TIMEOUT)
     assert result.status == "completed", result.error
-    assert result.output("flaky") == {"attempt": 3}
+    assert result.output("flaky", timeout=RUN_TIMEOUT) == {"attempt": 3}
     engine.project.recorder.flush()
     shown = cli("show", result.run_id[:12], "--json", project=project)
     task = json.loads(shown.stdout)["tasks"][0]
@@ -70,29 +62,29 @@ def test_failing_twice_then_succeeding_with_backoff(make_project, engine_for, cl
     assert "retrying in 0.40s" in warnings[1]
 
 
-def test_retry_on_picks_the_errors_worth_retrying(make_project, engine_for, tmp_path):
+def test_retry_on_picks_the_errors_worth_retrying(make_project, engine_for, out_dir):
     policy = {"max_retries": 3, "delay": 0.05, "retry_on": ["ConnectionError"]}
     project = make_project(PIPELINES, {
-        "picky": plugin(tmp_path, "picky", policy, succeed_on=2, error="ValueError"),
-        "network": plugin(tmp_path, "network", policy, succeed_on=2,
+        "picky": plugin(out_dir, "picky", policy, succeed_on=2, error="ValueError"),
+        "network": plugin(out_dir, "network", policy, succeed_on=2,
                           error="ConnectionResetError")})
     engine = engine_for(project)
-    result = engine.run("p")
+    result = engine.run("p", timeout=RUN_TIMEOUT)
     assert result.status == "completed_with_errors"
     tasks = stored_tasks(engine, result.run_id)
     assert tasks["picky"]["status"] == "failed", "a ValueError is not a ConnectionError"
     assert [a["error"] for a in tasks["picky"]["attempts"]] == ["ValueError: failure 1 of picky"]
-    assert (tmp_path / "picky.count").read_text() == "x", "it ran once"
+    assert out_dir.count("picky") == 1, "it ran once"
     assert tasks["network"]["status"] == "completed", "a subclass of ConnectionError is retried"
     assert [a["error"] for a in tasks["network"]["attempts"]] == [
         "ConnectionResetError: failure 1 of network", None]
 
 
-def test_max_delay_caps_the_wait(make_project, engine_for, tmp_path):
+def test_max_delay_caps_the_wait(make_project, engine_for, out_dir):
     project = make_project(PIPELINES, {"capped": plugin(
-        tmp_path, "capped", {"max_retries": 2, "delay": 0.3, "backoff": 10.0, "max_delay": 0.4})})
+        out_dir, "capped", {"max_retries": 2, "delay": 0.3, "backoff": 10.0, "max_delay": 0.4})})
     engine = engine_for(project)
-    result = engine.run("p")
+    result = engine.run("p", timeout=RUN_TIMEOUT)
     assert result.status == "completed_with_errors"
     task = stored_tasks(engine, result.run_id)["capped"]
     assert task["status"] == "failed" and task["error"] == "RuntimeError: failure 3 of capped"
@@ -104,18 +96,18 @@ def test_max_delay_caps_the_wait(make_project, engine_for, tmp_path):
 
 
 def test_central_policy_applies_to_plugins_without_their_own(make_project, engine_for,
-                                                            tmp_path):
+                                                            out_dir):
     project = make_project(PIPELINES, {
-        "plain": plugin(tmp_path, "plain", succeed_on=2),
-        "strict": plugin(tmp_path, "strict", {"max_retries": 0}, succeed_on=2)},
+        "plain": plugin(out_dir, "plain", succeed_on=2),
+        "strict": plugin(out_dir, "strict", {"max_retries": 0}, succeed_on=2)},
         system="retry:\n  max_retries: 2\n  delay: 0.1\n  backoff: 1.0\n")
     engine = engine_for(project)
-    result = engine.run("p")
+    result = engine.run("p", timeout=RUN_TIMEOUT)
     tasks = stored_tasks(engine, result.run_id)
     assert tasks["plain"]["status"] == "completed", "system.yaml's retry applied"
     assert [a["error"] for a in tasks["plain"]["attempts"]] == [
         "RuntimeError: failure 1 of plain", None]
     assert 0.9 * 0.1 <= gaps(tasks["plain"]["attempts"])[0] < 0.1 + 0.5
     assert tasks["strict"]["status"] == "failed", "the plugin's own RETRY wins"
-    assert (tmp_path / "strict.count").read_text() == "x"
+    assert out_dir.count("strict") == 1
     assert result.status == "completed_with_errors"

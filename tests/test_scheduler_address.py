@@ -6,11 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 
 import pymongo
 import pytest
-from conftest import ProjectFactory, free_port, run_cli, wait_until
+from conftest import (RUN_TIMEOUT, ProjectFactory, free_port, plugin_source, run_cli,
+                      store_variables, wait_until)
 from distributed import Client
 
 from dataflow import Engine, Project
@@ -21,24 +21,18 @@ pipelines:
     hooks: ["first", "second"]
 """
 
-PLUGIN = '''
-import os
-import time
-from distributed import get_worker
-PLUGIN_NAME = "{name}"
-HOOKS = ["{hook}"]
-PIPELINES = ["spread"]
-def run(context, config):
-    time.sleep({sleep})
-    context["services"]["db"]["where"].insert_one({{
-        "run_id": context["run_id"], "plugin": PLUGIN_NAME, "pid": os.getpid(),
-        "worker": get_worker().address}})
-    return os.getpid()
-'''
-
-PLUGINS = {"left": PLUGIN.format(name="left", hook="first", sleep=1.0),
-           "right": PLUGIN.format(name="right", hook="first", sleep=1.0),
-           "after": PLUGIN.format(name="after", hook="second", sleep=0)}
+# Sleeps SLEEP seconds, then notes in its data collection `where` which worker it ran on.
+WHERE = """
+time.sleep(SLEEP)
+context["services"]["db"]["where"].insert_one({
+    "run_id": context["run_id"], "plugin": PLUGIN_NAME, "pid": os.getpid(),
+    "worker": distributed.get_worker().address})
+return os.getpid()
+"""
+PLUGINS = {name: plugin_source(name, hook, ["spread"], WHERE, SLEEP=sleep,
+                               imports=["os", "time", "distributed"])
+           for name, hook, sleep in (("left", "first", 1.0), ("right", "first", 1.0),
+                                     ("after", "second", 0))}
 
 
 def stop(processes):
@@ -84,10 +78,10 @@ def setup(mongo_uri, tmp_path_factory, dask_processes):
     root = tmp_path_factory.mktemp("scheduler-address")
     system = f"cluster:\n  address: {dask_processes['address']}\n"
     project = ProjectFactory(root / "project")(PIPELINES, PLUGINS, system=system)
-    database = f"t_{uuid.uuid4().hex[:10]}"
+    env = store_variables(mongo_uri)
     client = pymongo.MongoClient(mongo_uri)
-    yield {"project": project, "where": client[f"{database}_data"]["where"],
-           "env": {"DATAFLOW_MONGO_URI": mongo_uri, "DATAFLOW_MONGO_DB": database}}
+    yield {"project": project, "where": client[env["DATAFLOW_MONGO_DB"] + "_data"]["where"],
+           "env": env}
     client.close()
 
 
@@ -137,8 +131,9 @@ def test_python_api_uses_the_configured_scheduler(setup, dask_processes, monkeyp
         monkeypatch.setenv(name, value)
     project = Project(setup["project"])
     with Engine(project) as engine:
-        result = engine.run("spread")
-        pids = {name: result.output(name) for name in ("left", "right", "after")}
+        result = engine.run("spread", timeout=RUN_TIMEOUT)
+        pids = {name: result.output(name, timeout=RUN_TIMEOUT)
+                for name in ("left", "right", "after")}
     project.close()
     assert result.status == "completed"
     assert set(pids.values()) <= set(dask_processes["pids"].values())

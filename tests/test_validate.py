@@ -7,6 +7,7 @@ import re
 
 import pymongo
 import pytest
+from conftest import plugin_source
 
 PIPELINES = """\
 pipelines:
@@ -15,20 +16,25 @@ pipelines:
     schedule: "*/10 * * * *"
 """
 
-PLUGIN = '''\
-PLUGIN_NAME = "{name}"
-HOOKS = ["first"]
-PIPELINES = {pipelines}
-CONFIG_SCHEMA = {{"type": "object", "properties": {{"n": {{"type": "integer", "default": {default}}}}}}}
-def run(context, config):
-    open({marker!r}, "w").write("ran") if {marker!r} else None
-    return config["n"]
-'''
+
+def plugin(name="a", pipelines=("p",), default=5, marker=""):
+    """A plugin of hook `first`; if `marker` is a path, it writes "ran" there when it runs."""
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "default": default}}}
+    return plugin_source(name, "first", pipelines, CONFIG_SCHEMA=schema, MARKER=marker, body="""
+        if MARKER:
+            open(MARKER, "w").write("ran")
+        return config["n"]""")
 
 
-def plugin(name="a", pipelines='["p"]', default="5", marker=""):
-    return PLUGIN.format(name=name, pipelines=pipelines, default=default, marker=marker)
+def line_of(source: str, text: str) -> int:
+    """The number of the first line of `source` that holds `text`."""
+    return next(n for n, line in enumerate(source.splitlines(), 1) if text in line)
 
+
+# A plugin that fails on import, and one that is no valid Python (the colon of run() is missing).
+IMPORT_ERROR = plugin_source("c", "first", code="RATIO = 1 / 0")
+SYNTAX_ERROR = plugin_source("c", "first").replace("def run(context, config):",
+                                                   "def run(context, config)")
 
 GOOD = {"a": plugin()}
 
@@ -45,7 +51,8 @@ CASES = {
     "unknown-key-pipelines": (
         PIPELINES + "    shedule: '*/5 * * * *'\n", "", GOOD,
         "config/pipelines.yaml:5 [pipelines.p.shedule]: unknown key 'shedule'",
-        "remove it or use one of: config, description, enabled, hooks, priority, schedule"),
+        "remove it or use one of: catchup, config, description, enabled, grace_seconds, hooks, "
+        "max_active_runs, max_catchup, overlap, paused, priority, schedule, timezone"),
     "unknown-key-system": (
         PIPELINES, "cluster:\n  cpu_target: 0.5\n  adress: tcp://127.0.0.1:8786\n", GOOD,
         "config/system.yaml:3 [cluster.adress]: unknown key 'adress'",
@@ -55,7 +62,7 @@ CASES = {
         "config/pipelines.yaml:6 [hooks.first.1]: hook 'first' maps to unknown plugin 'nope'",
         "use a loaded plugin id (known: a) or add the plugin"),
     "plugin-names-missing-pipeline": (
-        PIPELINES, "", {"a": plugin(pipelines='["p", "ghost"]')},
+        PIPELINES, "", {"a": plugin(pipelines=["p", "ghost"])},
         "plugins/a/__init__.py [PIPELINES]: plugin 'a' names pipeline 'ghost', which does not exist",
         "define 'ghost' in config/pipelines.yaml or remove it from PIPELINES"),
     "invalid-cron": (
@@ -67,23 +74,24 @@ CASES = {
         "plugins/b/__init__.py [PLUGIN_NAME]: PLUGIN_NAME 'a' is already used by "
         "plugins/a/__init__.py", "give each plugin a unique PLUGIN_NAME"),
     "plugin-import-error": (
-        PIPELINES, "", {**GOOD, "c": 'PLUGIN_NAME = "c"\nHOOKS = ["first"]\nRATIO = 1 / 0\n'},
+        PIPELINES, "", {**GOOD, "c": IMPORT_ERROR},
         "plugins/c/__init__.py: plugin failed to import: ZeroDivisionError: division by zero "
         "(at ", "fix the error in the plugin's code"),
     "plugin-syntax-error": (
-        PIPELINES, "", {**GOOD, "c": 'PLUGIN_NAME = "c"\ndef run(context, config)\n    return 1\n'},
+        PIPELINES, "", {**GOOD, "c": SYNTAX_ERROR},
         "plugins/c/__init__.py: plugin failed to import: SyntaxError: expected ':'",
         "fix the error in the plugin's code"),
     "default-config-mismatch": (
-        PIPELINES, "", {"a": plugin(default='"five"')},
+        PIPELINES, "", {"a": plugin(default="five")},
         "plugins/a/__init__.py [CONFIG_SCHEMA.n]: default/YAML config of plugin 'a' for pipeline "
         "'p' does not match CONFIG_SCHEMA: 'five' is not of type 'integer'",
         "correct the default in CONFIG_SCHEMA"),
 }
 
 # Where the failing import is, as printed after "(at ": the plugin file and its line.
-IMPORT_LOCATIONS = {"plugin-import-error": "plugins/c/__init__.py:3)",
-                    "plugin-syntax-error": "plugins/c/__init__.py:2)"}
+IMPORT_LOCATIONS = {
+    "plugin-import-error": f"plugins/c/__init__.py:{line_of(IMPORT_ERROR, 'RATIO')})",
+    "plugin-syntax-error": f"plugins/c/__init__.py:{line_of(SYNTAX_ERROR, 'def run')})"}
 
 
 def problem_lines(output: str) -> list[str]:
@@ -137,7 +145,8 @@ def test_clean_project_is_valid(make_project, cli):
 def test_every_problem_is_listed_at_once(make_project, cli):
     pipelines = PIPELINES.replace("*/10 * * * *", "every ten minutes") + "    shedule: x\n"
     project = make_project(pipelines, {"a": plugin(), "b": plugin(name="a"),
-                                       "c": "import no_such_module_for_dataflow_tests\n"},
+                                       "c": plugin_source("c", "first", imports=[
+                                           "no_such_module_for_dataflow_tests"])},
                            system="cluster:\n  adress: tcp://127.0.0.1:8786\n")
     result = cli("validate", project=project)
     assert result.returncode == 1

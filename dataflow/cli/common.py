@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import click
@@ -73,8 +73,29 @@ def seconds(value) -> str:
     return "" if value is None else f"{value:.2f}s"
 
 
+EPOCH_FIELDS = ("started", "finished", "time", "heartbeat")
+
+
+def _json_value(value):
+    """ISO 8601 for every timestamp (datetimes, and epoch seconds under a time key)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def iso_times(data):
+    """`data` with epoch-second floats under time keys turned into ISO 8601 text."""
+    if isinstance(data, dict):
+        return {k: datetime.fromtimestamp(v, timezone.utc).isoformat()
+                if k in EPOCH_FIELDS and isinstance(v, (int, float)) and not isinstance(v, bool)
+                else iso_times(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [iso_times(item) for item in data]
+    return data
+
+
 def print_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+    click.echo(json.dumps(iso_times(data), indent=2, default=_json_value))
 
 
 STATUS_STYLE: dict[str, str] = {TaskStatus.COMPLETED: "green", TaskStatus.FAILED: "red",

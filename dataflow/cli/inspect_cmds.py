@@ -10,6 +10,7 @@ from rich.text import Text
 from dataflow.cli.common import (console, handles_errors, open_project, print_json,
                                  project_option, seconds, styled, when)
 from dataflow.store.history import get_run, list_runs
+from dataflow.outputs import describe
 from dataflow.config.validate import project_problems, stored_pipeline_problems
 
 
@@ -76,7 +77,9 @@ def runs_command(pipeline, status, limit, as_json, project_dir) -> None:
         return
     table = Table(show_edge=False)
     for column in ("run", "pipeline", "status", "trigger", "started", "duration"):
-        table.add_column(column)
+        # ids a user types whole never wrap; other columns give way first at 80 columns
+        table.add_column(column, no_wrap=column in ("run", "pipeline"),
+                         overflow="fold" if column in ("run", "pipeline") else "ellipsis")
     for run in runs:
         table.add_row(run["_id"][:12], run.get("pipeline", ""), styled(run.get("status", "")),
                       run.get("trigger", ""), when(run.get("started")), seconds(run.get("duration")))
@@ -85,12 +88,15 @@ def runs_command(pipeline, status, limit, as_json, project_dir) -> None:
 
 def _task_table(tasks: list) -> Table:
     table = Table(show_edge=False)
-    for column in ("hook", "plugin", "version", "status", "started", "duration", "error"):
-        table.add_column(column, overflow="fold")
+    for column in ("hook", "plugin", "version", "status", "started", "duration", "output",
+                   "error"):
+        table.add_column(column, no_wrap=column in ("hook", "plugin"),
+                         overflow="fold" if column in ("output", "error") else "ellipsis")
     for task in tasks:
         table.add_row(task["hook"], task["plugin"], task.get("plugin_version", ""),
                       styled(task["status"]), when(task.get("started")),
-                      seconds(task.get("duration")), task.get("error") or "")
+                      seconds(task.get("duration")), describe(task.get("output_summary")),
+                      task.get("error") or "")
     return table
 
 
@@ -110,6 +116,11 @@ def show_command(run_id, tracebacks, as_json, project_dir) -> None:
                   f"{styled(run.get('status', ''))}  trigger {run.get('trigger')}")
     console.print(f"started {when(run.get('started'))}  finished {when(run.get('finished'))}  "
                   f"duration {seconds(run.get('duration'))}")
+    for label, key in (("logical time", "logical_time"), ("overrides", "overrides"),
+                       ("only plugins", "only_plugins"), ("resumed from", "resumed_from")):
+        if run.get(key):
+            console.print(f"{label} {when(run[key]) if key == 'logical_time' else run[key]}",
+                          markup=False)
     console.print(_task_table(run["tasks"]))
     for task in run["tasks"] if tracebacks else []:
         if task.get("traceback"):

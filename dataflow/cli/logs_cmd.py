@@ -7,7 +7,7 @@ import click
 
 from dataflow.cli.common import console, handles_errors, open_project, project_option
 from dataflow.run.log_file import format_record
-from dataflow.worker.plugin_log import LEVELS
+from dataflow.log_levels import LEVELS, levels_at_least
 from dataflow.statuses import FINAL_RUN_STATUSES
 from dataflow.store.history import find_run_id, run_status
 from dataflow.store.logs import read_logs
@@ -15,11 +15,7 @@ from dataflow.store.logs import read_logs
 LEVEL_STYLE = {"DEBUG": "dim", "INFO": "", "WARNING": "yellow", "ERROR": "red", "FATAL": "bold red"}
 
 
-def _levels_from(level: str | None) -> list[str] | None:
-    """The level names at `level` or above (None: every level)."""
-    if not level:
-        return None
-    return [name for name, value in LEVELS.items() if value >= LEVELS[level]]
+
 
 
 def _print(record: dict) -> None:
@@ -45,7 +41,7 @@ def logs_command(run_id, plugin, level, follow, project_dir) -> None:
     level = level.upper() if level else None
     last = 0
     while True:
-        for record in read_logs(db, full_id, plugin, _levels_from(level), last):
+        for record in read_logs(db, full_id, plugin, levels_at_least(level), last):
             _print(record)
             last = record["seq"]
         if not follow:

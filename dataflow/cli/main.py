@@ -27,6 +27,7 @@ COMMANDS = {
     "pipelines": "dataflow.cli.pipeline_cmds:pipelines_group",
     "db": "dataflow.cli.db_cmds:db_group",
     "serve": "dataflow.cli.serve_cmd:serve_command",
+    "output": "dataflow.cli.output_cmd:output_command",
     "schedule": "dataflow.cli.schedule_cmds:schedule_group",
     "scheduler": "dataflow.cli.schedule_cmds:scheduler_command",
 }

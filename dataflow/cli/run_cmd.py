@@ -1,23 +1,31 @@
-"""`dataflow run PIPELINE`: validate, plan, run on Dask with live progress, summarise."""
+"""`dataflow run PIPELINE`: validate, plan, run on Dask with live progress, summarise.
+
+With a `dataflow serve` running for the project, the run is handed to it (its warm
+cluster, its CPU governor, visible live in the control panel); `--local` runs it in
+this process instead, as with no server.
+"""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import Any
 
 import click
 import yaml
 
 from dataflow.cli.common import (EXIT_CODES, console, handles_errors, open_project, print_json,
                                  project_option, seconds, styled)
-from dataflow.cli.progress import ProgressView
-from dataflow.run.engine import Engine
-from dataflow.errors import ConfigError
+from dataflow.cli.config_values import parse_assignments, parse_file
+from dataflow.cli.local_run import run_here
+from dataflow.cli.remote_run import run_on_server
+from dataflow.config.layers import deep_merge
 from dataflow.config.validate import project_problems
-from dataflow.statuses import TaskStatus
-
-if TYPE_CHECKING:
-    from dataflow.model import RunPlan
-    from dataflow.run.result import RunResult
+from dataflow.errors import ConfigError
+from dataflow.model import RunPlan
+from dataflow.outputs import describe
+from dataflow.run.overrides import apply_overrides
+from dataflow.run.plan import build_plan
+from dataflow.statuses import RunStatus, TaskStatus
+from dataflow.web.discovery import find_server
 
 
 def print_plan(plan: RunPlan) -> None:
@@ -34,7 +42,7 @@ def print_plan(plan: RunPlan) -> None:
             console.print(f"     config: {config.strip()}", soft_wrap=True, markup=False)
 
 
-def print_summary(result: RunResult) -> None:
+def print_summary(result: Any) -> None:
     console.print()
     console.print(f"run [bold]{result.run_id}[/] of [bold]{result.pipeline}[/]: "
                   f"{styled(result.status)} in {seconds(result.duration)}")
@@ -42,47 +50,60 @@ def print_summary(result: RunResult) -> None:
         if task["status"] != TaskStatus.COMPLETED and task.get("error"):
             console.print(f"  {task_id}: {styled(task['status'])} {task['error']}",
                           soft_wrap=True)
+        elif task.get("output_summary"):
+            console.print(f"  {task_id}: {describe(task['output_summary'])}", soft_wrap=True,
+                          markup=False)
     console.print(f"details: dataflow show {result.run_id[:12]}")
+    if result.status in (RunStatus.CANCELLED, RunStatus.FAILED, RunStatus.INTERRUPTED):
+        console.print(f"resume it: dataflow resume {result.run_id[:12]}")
+
+
+def read_overrides(assignments: tuple[str, ...], config_file: str | None) -> dict:
+    """--config FILE ({plugin: {field: value}}) with --set plugin.field=value on top."""
+    from_file = parse_file(config_file) if config_file else {}
+    from_set = parse_assignments(assignments) if assignments else {}
+    return deep_merge(from_file, from_set)
 
 
 @click.command("run")
 @click.argument("pipeline")
 @click.option("--dry-run", is_flag=True, help="Print the resolved plan; run no plugin code.")
+@click.option("--set", "assignments", multiple=True, metavar="PLUGIN.KEY=VALUE",
+              help="Override one config field for this run only (repeatable); validated "
+                   "against the plugin's CONFIG_SCHEMA before anything runs.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="A YAML/JSON file {plugin: {field: value}} of overrides for this run.")
+@click.option("--local", is_flag=True,
+              help="Run in this process even when a `dataflow serve` is running.")
 @click.option("--verbose", "-v", is_flag=True, help="Also print the Dask dashboard address.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or plan) as JSON.")
 @click.option("--no-cache", is_flag=True, help="Run every plugin, even cached ones (CACHE).")
 @project_option
 @handles_errors
-def run_command(pipeline, dry_run, verbose, as_json, no_cache, project_dir) -> None:
+def run_command(pipeline, dry_run, assignments, config_file, local, verbose, as_json, no_cache,
+                project_dir) -> None:
     """Run PIPELINE once as a Dask graph and record it in the run history.
 
     Exit status: 0 completed, 1 failed or invalid project, 3 completed with
-    errors (a non-fail-hard plugin failed), 4 cancelled.
+    errors (a non-fail-hard plugin failed), 4 cancelled (Ctrl-C cancels the run).
     """
     project = open_project(project_dir)
     problems = project_problems(project)
     if problems:
         raise ConfigError(problems)
+    overrides = read_overrides(assignments, config_file)
+    plan = apply_overrides(project, build_plan(project, pipeline), overrides)
     if dry_run:
-        plan = Engine(project).plan(pipeline)
         print_json(plan.describe()) if as_json else print_plan(plan)
         return
-    with Engine(project) as engine:
-        plan = engine.plan(pipeline)
-        engine.client           # start the cluster now, so the dashboard link exists
-        assert engine.resources is not None     # started with the client
-        if verbose:
-            console.print(f"Dask dashboard: {engine.dashboard}")
-        for hook, stage in zip(plan.hooks, plan.stages):
-            if not stage:
-                console.print(f"[yellow]note:[/] hook {hook} has no plugins in pipeline "
-                              f"{pipeline}; it is skipped")
-        view = ProgressView(plan, live=False if as_json else None,
-                            resources=engine.resources.snapshot)
-        with view:
-            result = engine.run(pipeline, trigger="cli", listeners=[] if as_json else [view],
-                                use_cache=not no_cache)
-    project.close()
+    fields = {"overrides": overrides} if overrides else {}
+    server = None if local else find_server(project.directory)
+    if server is not None:
+        result: Any = run_on_server(project, server, plan, overrides, as_json=as_json,
+                                    use_cache=not no_cache)
+    else:
+        result = run_here(project, plan, verbose=verbose, as_json=as_json,
+                          use_cache=not no_cache, run_fields=fields)
     if as_json:
         print_json({"run_id": result.run_id, "status": result.status,
                     "duration": result.duration, "tasks": result.tasks})

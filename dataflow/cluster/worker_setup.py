@@ -6,7 +6,9 @@ find it, so the plugin folders go on each worker's sys.path.
 """
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -33,6 +35,22 @@ class PluginPaths(WorkerPlugin):
         add_paths(self.paths)
 
 
+class IgnoreTerminalInterrupt(WorkerPlugin):
+    """Worker processes of our own LocalCluster ignore SIGINT.
+
+    Ctrl-C in a terminal reaches the whole process group: without this, the workers
+    would die with KeyboardInterrupt tracebacks, and the run would fail instead of being
+    cancelled cleanly by the orchestrator (which does get the Ctrl-C). Never registered
+    on someone else's cluster (`cluster.address`).
+    """
+
+    name = "dataflow-ignore-sigint"
+
+    def setup(self, worker=None, **kwargs) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def add_paths(paths: list[str]) -> None:
     for path in paths:
         plugin_dirs.add(path)          # so the registry knows these are plugin folders
@@ -40,8 +58,11 @@ def add_paths(paths: list[str]) -> None:
             sys.path.append(path)
 
 
-def prepare_workers(client: Client, project: Project) -> None:
-    """Register PluginPaths for the project's plugin folders on this client's cluster."""
+def prepare_workers(client: Client, project: Project, own_cluster: bool = False) -> None:
+    """Register PluginPaths for the project's plugin folders on this client's cluster (and,
+    on a cluster this process started, IgnoreTerminalInterrupt)."""
+    if own_cluster:
+        client.register_plugin(IgnoreTerminalInterrupt())
     folders = [str((project.directory / path).resolve())
                for path in project.settings.plugin_paths]
     add_paths(folders)

@@ -160,7 +160,7 @@ class PluginRegistry:
             return self.plugins[plugin_id]
         except KeyError:
             known = ", ".join(sorted(self.plugins)) or "none"
-            raise PluginNotFound(plugin_id, f"(known: {known})") from None
+            raise PluginNotFound(plugin_id, f"(known: {known})", self.plugins) from None
 
     def module(self, plugin_id: str):
         return import_plugin(self.get(plugin_id).ref)

@@ -5,6 +5,7 @@ back from the workers as events, never with the outputs, which stay on the worke
 """
 from __future__ import annotations
 
+import importlib
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -79,10 +80,15 @@ class Engine:
             self._client, self._cluster = start_client(self.project.settings.cluster)
         if self.resources is None:
             subscribe(self._client, self._route)
-            prepare_workers(self._client, self.project)
+            prepare_workers(self._client, self.project, own_cluster=self._cluster is not None)
             self.resources = Resources(self._client, self.project.settings.cluster.cpu_target,
                                        govern=self._govern)
         return self._client
+
+    def panel(self, run_id: str | None = None):
+        """The control panel's pages as Panel tabs, for a notebook (imported on demand:
+        Panel is not loaded with every engine)."""
+        return importlib.import_module("dashboards.notebook").panel_for(self, run_id)
 
     @property
     def dashboard(self) -> str | None:
@@ -98,16 +104,23 @@ class Engine:
 
     def start(self, pipeline: str, trigger: str = "api",
               listeners: Iterable[Callable[[dict], None]] = (), plan: RunPlan | None = None,
-              use_cache: bool = True, resumed_from: str | None = None) -> RunHandle:
-        """Plan (unless given a plan), record and submit a run; returns at once."""
+              use_cache: bool = True, resumed_from: str | None = None,
+              run_fields: dict | None = None) -> RunHandle:
+        """Plan (unless given a plan), record and submit a run; returns at once.
+
+        `run_fields` are recorded on the run; a `logical_time` among them (a scheduled
+        run's fire time) is also handed to the plugins in their context.
+        """
         plan = plan or build_plan(self.project, pipeline)
         client, run_id = self.client, uuid.uuid4().hex
-        env = new_env(self.project, plan, run_id, use_cache)
+        fields = dict(run_fields or {})
+        env = new_env(self.project, plan, run_id, use_cache, trigger,
+                      fields.get("logical_time"))
         log_file = LogFile(self.project.directory / self.project.settings.log_directory, run_id)
         run_state = RunState(run_id, plan, self.project.recorder,
                              self.listeners + list(listeners), log_file)
         handle = RunHandle(run_id, plan, env, {}, run_state, time.time())
-        record_start(self.project.recorder, handle, trigger, resumed_from)
+        record_start(self.project.recorder, handle, trigger, resumed_from, fields)
         self.active_runs[run_id] = handle
         if self._supervisor is None:
             self._supervisor = RunSupervisor(self)
@@ -171,7 +184,7 @@ class Engine:
         if handle is None:
             return request_cancel(self.project.db, run_id, plugin)
         if plugin is not None and plugin not in {t.plugin for t in handle.plan.tasks}:
-            raise PluginNotFound(plugin, f"in run {run_id}")
+            raise PluginNotFound(plugin, f"in run {run_id}", [t.plugin for t in handle.plan.tasks])
         handle.state.cancelled_plugins.add(plugin)
         self.canceller.cancel(handle, plugin)
         return run_id

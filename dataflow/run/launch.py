@@ -20,25 +20,28 @@ if TYPE_CHECKING:
 _PROCESS_STARTED = psutil.Process().create_time()
 
 
-def new_env(project: Project, plan: RunPlan, run_id: str, use_cache: bool = True) -> RunEnv:
+def new_env(project: Project, plan: RunPlan, run_id: str, use_cache: bool = True,
+            trigger: str = "api", logical_time: datetime | None = None) -> RunEnv:
     settings = project.settings
     return RunEnv(run_id, plan.pipeline, str(project.directory), project.store,
                   datetime.now(timezone.utc), priority=plan.priority,
                   log_level=settings.log_level,
                   checkpoints=checkpoint_mode(settings.checkpoints, project.store),
-                  use_cache=use_cache, retry=dict(settings.retry))
+                  use_cache=use_cache, retry=dict(settings.retry), trigger=trigger,
+                  logical_time=logical_time)
 
 
 def record_start(recorder: Recorder, handle: RunHandle, trigger: str,
-                 resumed_from: str | None = None) -> None:
-    """The run (status running, who orchestrates it) and one pending record per task."""
+                 resumed_from: str | None = None, fields: dict | None = None) -> None:
+    """The run (status running, who orchestrates it, and `fields` such as a scheduled
+    run's logical time or one-off overrides) and one pending record per task."""
     env, plan = handle.env, handle.plan
     recorder.record("runs", handle.run_id, {
         "pipeline": env.pipeline, "trigger": trigger, "status": RunStatus.RUNNING,
         "started": env.start_time, "hooks": list(plan.hooks), "priority": plan.priority,
         "host": socket.gethostname(), "pid": os.getpid(), "pid_started": _PROCESS_STARTED,
         "heartbeat": env.start_time, "project": env.project_dir, "resumed_from": resumed_from,
-        "use_cache": env.use_cache})
+        "use_cache": env.use_cache, **(fields or {})})
     for task in plan.tasks:
         recorder.record("tasks", f"{handle.run_id}:{task.task_id}", {
             "run_id": handle.run_id, "pipeline": env.pipeline, "hook": task.hook,

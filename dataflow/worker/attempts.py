@@ -105,4 +105,9 @@ def run_with_retries(env: RunEnv, task: PlannedTask, inputs: dict) -> Outcome:
             break
     if len(history) > 1 or policy.max_retries:
         outcome.extra["attempts"] = history
+    if outcome.status == TaskStatus.FAILED and not isinstance(error, FatalError):
+        # the failure is a log record too, so `dataflow logs ID --level error` shows it
+        PluginLogger(env, task.hook, task.plugin).record(
+            "ERROR", f"plugin failed: {outcome.error}",
+            {"attempts": len(history), "fail_hard": task.fail_hard})
     return outcome

@@ -15,7 +15,8 @@ from dataflow.worker.cancel_flags import is_cancelled
 from dataflow.model import RunEnv
 from dataflow.worker.services import Services
 
-KEYS = ("run_id", "start_time", "pipeline", "hook", "plugin", "inputs", "priority", "services")
+KEYS = ("run_id", "start_time", "pipeline", "hook", "plugin", "inputs", "priority", "trigger",
+        "logical_time", "services")
 # Still readable (and iterated, so dict(context) keeps it) but no longer documented.
 DEPRECATED = {"dry_run": False}
 
@@ -36,6 +37,7 @@ class Context(Mapping):
             "run_id": self._env.run_id, "start_time": self._env.start_time,
             "pipeline": self._env.pipeline, "hook": self._hook, "plugin": self._plugin,
             "inputs": self._inputs, "priority": self._env.priority,
+            "trigger": self._env.trigger, "logical_time": self._env.logical_time,
             "services": self._services, **DEPRECATED}
         return values[key]
 

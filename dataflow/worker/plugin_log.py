@@ -10,12 +10,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from dataflow.errors import FatalError
+from dataflow.log_levels import LEVELS
 from dataflow.events import current_worker, emit
 
 if TYPE_CHECKING:
     from dataflow.model import RunEnv
 
-LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "FATAL": 50}
 
 
 def log_record(env: RunEnv, hook: str, plugin: str, level: str, message: str, fields: dict) -> dict:

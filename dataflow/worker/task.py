@@ -19,6 +19,7 @@ from dataflow.worker.cancel_flags import cancel_reason, hard_stop, request_cance
 from dataflow.worker.checkpoints import existing_checkpoint, load_checkpoint, save_checkpoint
 from dataflow.events import emit
 from dataflow.model import Outcome, PlannedTask, RunEnv
+from dataflow.outputs import summarize
 from dataflow.statuses import TaskStatus
 
 # Called on every worker by the orchestrator (`client.run`) to cancel or stop plugins.
@@ -43,8 +44,11 @@ def _not_run(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...]) -> O
         return Outcome(task.plugin, task.hook, reason, error=f"{reason} before it started")
     for outcome in upstream:
         if outcome.stops_pipeline:
+            # name the plugin that stopped it, not the skipped task in between
+            origin = outcome.extra.get("stopped_by") or f"{outcome.plugin} ({outcome.hook})"
             return Outcome(task.plugin, task.hook, TaskStatus.SKIPPED, stops_pipeline=True,
-                           error=f"skipped: {outcome.plugin} ({outcome.hook}) stopped the pipeline")
+                           error=f"skipped: {origin} stopped the pipeline",
+                           extra={"stopped_by": origin})
     if task.mode == "skip":
         return Outcome(task.plugin, task.hook, TaskStatus.SKIPPED, error="not re-run (resume --failed-only)")
     return None
@@ -123,5 +127,7 @@ def execute_task(env: RunEnv, task: PlannedTask, *upstream: Outcome) -> Outcome:
     if not outcome.extra.pop("not_started", False):   # skipped tasks have no start time
         outcome.started = outcome.started or started
     outcome.finished, outcome.worker = time.time(), _worker_address()
+    if outcome.ok and not outcome.extra.get("no_output"):
+        outcome.extra["output_summary"] = summarize(outcome.output)
     emit(_event(env, task, "task_finished", **outcome.meta()))
     return outcome

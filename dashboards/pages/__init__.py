@@ -1,0 +1,1 @@
+"""One module per page: a class building the page's body from a Site, and the route function."""

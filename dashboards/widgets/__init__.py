@@ -1,0 +1,1 @@
+"""Parts of pages: the JSON Schema form, charts (graph, Gantt, machine), tables, action bars."""

@@ -1,0 +1,85 @@
+"""`dataflow run` in this process: its own cluster, live progress, Ctrl-C as a clean cancel.
+
+The first Ctrl-C cancels the run (queued tasks never start, running plugins are asked
+to stop, then stopped) and waits until it is recorded `cancelled`; a second Ctrl-C
+leaves at once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+from typing import Any, Callable
+
+from dataflow.cli.common import console, err_console
+from dataflow.cli.progress import ProgressView
+from dataflow.model import RunPlan
+from dataflow.project import Project
+from dataflow.run.engine import Engine
+from dataflow.run.result import RunResult
+
+EXIT_AT_ONCE = 130        # the shell's code for a process stopped by SIGINT
+# Dask's own loggers report a worker restarted by a hard cancel (CommClosedError ...) with
+# tracebacks; the run records what happened, so the terminal shows only that (--verbose
+# keeps them).
+DASK_LOGGERS = ("distributed", "tornado")
+
+
+def _quiet_dask() -> None:
+    for name in DASK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _note_empty_hooks(plan: RunPlan) -> None:
+    for hook, stage in zip(plan.hooks, plan.stages):
+        if not stage:
+            console.print(f"[yellow]note:[/] hook {hook} has no plugins in pipeline "
+                          f"{plan.pipeline}; it is skipped")
+
+
+def _second_interrupt_leaves() -> Callable[[int, FrameType | None], Any] | int | None:
+    """After the first Ctrl-C: the next one ends the process at once; returns the
+    handler it replaced (what `signal.signal` returns: a function, SIG_DFL / SIG_IGN, or
+    None when the handler was not installed from Python)."""
+    def leave(signum: int, frame: FrameType | None) -> None:
+        err_console.print("\nstopped at once; the run will be marked interrupted")
+        os._exit(EXIT_AT_ONCE)
+    return signal.signal(signal.SIGINT, leave)
+
+
+def _wait_cancelling(engine: Engine, handle) -> RunResult:
+    try:
+        return engine.wait(handle)
+    except KeyboardInterrupt:
+        if threading.current_thread() is not threading.main_thread():
+            raise
+        previous = _second_interrupt_leaves()
+        err_console.print(f"\ncancelling run {handle.run_id} (Ctrl-C again to stop at once)")
+        engine.cancel(handle.run_id)
+        try:
+            return engine.wait(handle)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def run_here(project: Project, plan: RunPlan, *, verbose: bool, as_json: bool,
+             use_cache: bool, run_fields: dict) -> RunResult:
+    """Run `plan` on this process's own cluster; returns once it is recorded."""
+    if not verbose:
+        _quiet_dask()
+    with Engine(project) as engine:
+        engine.client           # start the cluster now, so the dashboard link exists
+        assert engine.resources is not None     # started with the client
+        if verbose:
+            console.print(f"Dask dashboard: {engine.dashboard}")
+        _note_empty_hooks(plan)
+        view = ProgressView(plan, live=False if as_json else None,
+                            resources=engine.resources.snapshot)
+        with view:
+            handle = engine.start(plan.pipeline, "cli", [] if as_json else [view], plan=plan,
+                                  use_cache=use_cache, run_fields=run_fields)
+            result = _wait_cancelling(engine, handle)
+    project.close()
+    return result

@@ -1,0 +1,130 @@
+"""Runs started from a long-lived process (the server, the cron loop, a notebook), each
+followed to its end on a thread of its own, so the caller gets the run id at once.
+
+Every face that starts or stops runs — the REST API, the Panel pages, the scheduler,
+`dataflow run` handing a run to a server — goes through one RunService over one Engine,
+so they share the warm cluster, its CPU governor and one view of what is running.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from dataflow.errors import RunNotFound
+from dataflow.run.overrides import apply_overrides, select_plugins
+from dataflow.run.plan import build_plan
+from dataflow.run.resume import resume_plan
+from dataflow.store.control import mark_success
+
+if TYPE_CHECKING:
+    from dataflow.project import Project
+    from dataflow.run.engine import Engine
+    from dataflow.run.result import RunHandle, RunResult
+
+SHUTDOWN_WAIT = 30.0      # seconds running runs get to stop when the service shuts down
+
+
+class RunService:
+    """Start, cancel, resume and wait for runs of one Engine; thread-safe."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._results: dict[str, RunResult] = {}
+        self._threads: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._finished = threading.Condition(self._lock)
+        self._run_listeners: list[Callable[[dict], None]] = []
+
+    @property
+    def project(self) -> Project:
+        return self.engine.project
+
+    def add_listener(self, listener: Callable[[dict], None]) -> None:
+        """Call `listener(event)` for every event of every run (live views, metrics)."""
+        self.engine.listeners.append(listener)
+
+    def plan(self, pipeline: str, overrides: dict | None = None,
+             plugins: list[str] | None = None):
+        """The plan a trigger would run: validated, with overrides applied."""
+        plan = build_plan(self.project, pipeline)
+        plan = select_plugins(plan, list(plugins or []))
+        return apply_overrides(self.project, plan, overrides or {})
+
+    def trigger(self, pipeline: str, *, trigger: str = "api", overrides: dict | None = None,
+                plugins: list[str] | None = None, use_cache: bool = True,
+                run_fields: dict[str, Any] | None = None) -> str:
+        """Plan, record and submit a run; returns its id at once (the run goes on here).
+
+        Bad input (unknown pipeline or plugin, an override the schema refuses) raises
+        before anything is recorded.
+        """
+        plan = self.plan(pipeline, overrides, plugins)
+        fields = dict(run_fields or {})
+        if overrides:
+            fields["overrides"] = overrides
+        if plugins:
+            fields["only_plugins"] = list(plugins)
+        handle = self.engine.start(pipeline, trigger, plan=plan, use_cache=use_cache,
+                                   run_fields=fields)
+        self._follow(handle)
+        return handle.run_id
+
+    def resume(self, run_id: str, failed_only: bool = False, trigger: str = "resume") -> str:
+        """Resume a finished run as a new run; returns the new run's id at once."""
+        plan, old = resume_plan(self.project, run_id, failed_only)
+        handle = self.engine.start(old["pipeline"], trigger, plan=plan, resumed_from=old["_id"])
+        self.project.recorder.record("runs", old["_id"], {"resumed_by": handle.run_id})
+        self._follow(handle)
+        return handle.run_id
+
+    def cancel(self, run_id: str, plugin: str | None = None) -> str:
+        """Cancel a run (or one plugin of it), here or in another process; the full id."""
+        return self.engine.cancel(run_id, plugin)
+
+    def mark_success(self, run_id: str, plugin: str) -> dict:
+        return mark_success(self.project.db, run_id, plugin)
+
+    def _follow(self, handle: RunHandle) -> None:
+        thread = threading.Thread(target=self._wait_for, args=(handle,), daemon=True,
+                                  name=f"dataflow-run-{handle.run_id[:8]}")
+        with self._lock:
+            self._threads[handle.run_id] = thread
+        thread.start()
+
+    def _wait_for(self, handle: RunHandle) -> None:
+        result = self.engine.wait(handle)
+        with self._finished:
+            self._results[handle.run_id] = result
+            self._threads.pop(handle.run_id, None)
+            self._finished.notify_all()
+
+    def active(self) -> list[str]:
+        """Ids of the runs this service started that have not ended."""
+        with self._lock:
+            return list(self._threads)
+
+    def wait(self, run_id: str, timeout: float | None = None) -> RunResult:
+        """The result of a run this service started, once it has ended."""
+        with self._finished:
+            if run_id not in self._results and run_id not in self._threads:
+                raise RunNotFound(run_id)
+            if not self._finished.wait_for(lambda: run_id in self._results, timeout):
+                raise TimeoutError(f"run {run_id} is still going after {timeout}s")
+            return self._results[run_id]
+
+    def shutdown(self, timeout: float = SHUTDOWN_WAIT) -> list[str]:
+        """Cancel every run still going and wait (bounded) until each is recorded; returns
+        the ids that were cancelled."""
+        running = self.active()
+        for run_id in running:
+            try:
+                self.engine.cancel(run_id)
+            except Exception:        # it ended meanwhile
+                pass
+        deadline = time.monotonic() + timeout
+        with self._finished:
+            self._finished.wait_for(lambda: not self._threads,
+                                    max(0.0, deadline - time.monotonic()))
+        return running
