@@ -14,8 +14,12 @@
     │   ├── ConfigError              a config file is wrong
     │   ├── ConfigValidationError    a plugin config does not match its CONFIG_SCHEMA
     │   └── PipelineValidationError  a stored pipeline definition is wrong
-    ├── StoreUnavailable             503: MongoDB cannot be reached (says how to fix it)
+    ├── NotAProject                  the folder has no config/pipelines.yaml (nothing created)
+    ├── StoreUnavailable             503: MongoDB cannot be reached (says how; exit 5)
     │   └── EmbeddedStoreError       the embedded server could not be started
+    ├── PermissionDenied             a file or folder cannot be written or read (exit 6)
+    ├── SchedulerUnreachable         cluster.address / $DATAFLOW_SCHEDULER does not answer (exit 7)
+    ├── CheckpointUnreadable         a checkpoint file is corrupt or outside its folder
     ├── PluginError                  a plugin is unknown or cannot be used
     │   └── PluginFailed             a plugin raised (its id, hook, error)
     │       ├── FatalError           a plugin logged FATAL: the pipeline stops
@@ -50,18 +54,19 @@ class Problem:
     message: str
     fix: str = ""
     line: int | None = None
+    warning: bool = False           # reported, but does not stop a run or fail `validate`
 
     def location(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")
         return f"{where} [{self.key}]" if self.key else where
 
     def __str__(self) -> str:
-        text = f"{self.location()}: {self.message}"
+        text = ("warning: " if self.warning else "") + f"{self.location()}: {self.message}"
         return f"{text}\n    fix: {self.fix}" if self.fix else text
 
     def as_dict(self) -> dict:
         return {"file": self.file, "key": self.key, "line": self.line,
-                "message": self.message, "fix": self.fix}
+                "message": self.message, "fix": self.fix, "warning": self.warning}
 
 
 class DataflowError(Exception):
@@ -90,8 +95,27 @@ class InvalidInput(DataflowError):
         return [{"field": p.key, "message": p.message} for p in self.problems]
 
 
+class NotAProject(NotFound):
+    """The folder given as a project has no config/pipelines.yaml."""
+
+
 class StoreUnavailable(DataflowError):
     """The store (MongoDB) cannot be reached or used; the message says how to fix it."""
+    exit_code = 5
+
+
+class PermissionDenied(DataflowError):
+    """The operating system refused access to a file or folder."""
+    exit_code = 6
+
+
+class SchedulerUnreachable(DataflowError):
+    """The configured Dask scheduler does not answer."""
+    exit_code = 7
+
+
+class CheckpointUnreadable(DataflowError):
+    """A checkpoint cannot be used: corrupt, or outside the project's checkpoint folder."""
 
 
 StoreError = StoreUnavailable

@@ -62,3 +62,10 @@ def describe(summary: dict | None) -> str:
     if "items" in summary:
         return f"{kind} of {summary['items']:,} items"
     return kind
+
+
+def describe_writes(writes: dict | None) -> str:
+    """"; wrote indicators: 12,154 documents" for what a task wrote through the db service."""
+    if not writes:
+        return ""
+    return "; wrote " + ", ".join(f"{name}: {count:,} documents" for name, count in writes.items())

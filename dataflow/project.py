@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataflow.config.manager import ConfigManager
-from dataflow.errors import ConfigError
+from dataflow.errors import ConfigError, NotAProject
 from dataflow.plugins.registry import PluginRegistry
 from dataflow.config.settings import Settings, read_settings
 from dataflow.run.interrupted import recover_interrupted
-from dataflow.config.pipelines import Pipeline, PipelinesFile, read_pipelines_file
+from dataflow.config.pipelines import PIPELINES_FILE, Pipeline, PipelinesFile, read_pipelines_file
 from dataflow.store.connection import StoreAddress, connect_store, resolve_address
 from dataflow.store.recorder import Recorder
 from dataflow.store.schema import ensure_schema
@@ -39,6 +39,15 @@ def resolve_project_dir(directory: str | os.PathLike[str] | None = None) -> Path
     """--project, else DATAFLOW_PROJECT, else the current directory."""
     chosen = directory or os.environ.get("DATAFLOW_PROJECT") or os.getcwd()
     return Path(chosen).expanduser().resolve()
+
+
+def require_project(directory: Path) -> None:
+    """Refuse a folder without config/pipelines.yaml, before anything is created there."""
+    if not (directory / PIPELINES_FILE).is_file():
+        raise NotAProject(
+            f"no dataflow project at {directory} (it has no {PIPELINES_FILE}); nothing was "
+            "created. Fix: run the command in a project folder, pass --project DIR or set "
+            f"$DATAFLOW_PROJECT, or create {PIPELINES_FILE} there to make it one")
 
 
 class Project:
@@ -97,6 +106,7 @@ class Project:
     @cached_property
     def store_address(self) -> StoreAddress:
         """The store, reachable, its schema as found (no migrations applied)."""
+        require_project(self.directory)
         return connect_store(resolve_address(self.directory, self.settings))
 
     @cached_property

@@ -19,6 +19,8 @@ from servers import (answering_client, drop_databases, free_port,  # noqa: F401 
 
 from dataflow import Engine, Project
 
+pytest_plugins = ["repo_guard"]      # the suite leaves the repository's own project clean
+
 REPO = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT = 120                 # seconds any test gives Engine.run/resume/wait/output
 TEST_MONGO_URI = "DATAFLOW_TEST_MONGO_URI"

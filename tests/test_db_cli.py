@@ -91,7 +91,7 @@ def test_credentials_in_the_store_uri_are_never_printed(cli, project, mongo_uri)
     bare = without_credentials(mongo_uri)
     with_password = bare.replace("://", "://alice:s3cret@", 1)
     result = cli("db", "status", project=project, env={"DATAFLOW_MONGO_URI": with_password})
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 5, result.stdout + result.stderr
     assert "cannot reach MongoDB at " + bare.split("?")[0] in result.stderr
     assert "s3cret" not in result.stdout + result.stderr
     assert "alice" not in result.stdout + result.stderr

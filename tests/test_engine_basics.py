@@ -76,7 +76,7 @@ def test_run_timeout_cancels_a_plugin_that_would_sleep_for_ten_minutes(make_proj
         mark("started")
         wait_for("release", seconds=600)      # ignores context.cancelled(), has no cancel()
         mark("woke")""", out=out_dir)
-    engine = engine_for(make_project(PIPELINES, {"sleeper": sleeper},
+    engine = engine_for(make_project("pipelines:\n  p:\n    hooks: [first]\n", {"sleeper": sleeper},
                                      system="cluster:\n  cancel_grace_seconds: 0.5\n"))
     begun = time.monotonic()
     with pytest.raises(RunTimeout) as raised:

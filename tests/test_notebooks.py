@@ -3,6 +3,7 @@ against the test's database; the quickstart leaves a completed run of `default` 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -43,10 +44,16 @@ def test_there_is_a_quickstart():
 
 @pytest.mark.timeout(CELL_TIMEOUT * 2)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs(path, store_env, monkeypatch):
+def test_notebook_runs(path, store_env, monkeypatch, tmp_path):
     # The venv's kernelspec wins over any in the user's Jupyter folder; its "python" is
     # replaced by the interpreter running the tests. The probe cell checks that.
     monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "1")
+    # A copy of the repository's project, so the run's logs and checkpoints stay out of
+    # the checkout (the quickstart reads DATAFLOW_PROJECT, as its first cell says).
+    for folder in ("config", "plugins"):
+        shutil.copytree(REPO / folder, tmp_path / "project" / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("DATAFLOW_PROJECT", str(tmp_path / "project"))
     notebook = execute(path)
     errors = [output for cell in notebook.cells if cell.cell_type == "code"
               for output in cell.outputs if output.output_type == "error"]
@@ -56,6 +63,9 @@ def test_notebook_runs(path, store_env, monkeypatch):
     pipeline = PIPELINE_RUN_BY.get(path.name)
     if pipeline is None:
         return
+    printed = "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                      for output in cell.outputs if output.output_type == "stream")
+    assert "equal to the live output: True" in printed     # stored indicators read back
     client = pymongo.MongoClient(store_env["DATAFLOW_MONGO_URI"], serverSelectionTimeoutMS=10_000)
     try:
         run = client[store_env["DATAFLOW_MONGO_DB"]]["runs"].find_one(

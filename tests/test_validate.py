@@ -50,9 +50,11 @@ CASES = {
         "fix the indentation/quoting at that line"),
     "unknown-key-pipelines": (
         PIPELINES + "    shedule: '*/5 * * * *'\n", "", GOOD,
-        "config/pipelines.yaml:5 [pipelines.p.shedule]: unknown key 'shedule'",
-        "remove it or use one of: catchup, config, description, enabled, grace_seconds, hooks, "
-        "max_active_runs, max_catchup, overlap, paused, priority, schedule, timezone"),
+        "config/pipelines.yaml:5 [pipelines.p.shedule]: unknown key 'shedule' "
+        "(did you mean 'schedule'?)",
+        "remove it or use one of: alerts, catchup, config, description, enabled, "
+        "expected_duration, grace_seconds, hooks, max_active_runs, max_catchup, max_data_age, "
+        "overlap, paused, priority, schedule, timezone"),
     "unknown-key-system": (
         PIPELINES, "cluster:\n  cpu_target: 0.5\n  adress: tcp://127.0.0.1:8786\n", GOOD,
         "config/system.yaml:3 [cluster.adress]: unknown key 'adress'",

@@ -10,6 +10,7 @@ Datetimes without a time zone are taken as UTC (what MongoDB returns).
 """
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -23,11 +24,29 @@ def as_utc(value: datetime | str) -> datetime:
     return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
 
 
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str | float | int | None) -> timedelta | None:
+    """"26h", "30m", "1h30m", "2d", "90s" (or a number of seconds) as a timedelta; None
+    for None or text that is not such a span (pipelines.yaml's schema refuses it)."""
+    if text is None or isinstance(text, bool):
+        return None
+    if isinstance(text, (int, float)):
+        return timedelta(seconds=text)
+    compact = re.sub(r"\s+", "", str(text))
+    parts = DURATION_PART.findall(compact)
+    if not parts or "".join(n + u for n, u in parts) != compact:
+        return None
+    return timedelta(seconds=sum(float(n) * UNIT_SECONDS[u] for n, u in parts))
+
+
 def span_text(span: timedelta | float) -> str:
     """A duration for people: "42 s", "5 min 3 s", "2 h 5 min", "3 d 4 h"."""
     seconds = int(span.total_seconds() if isinstance(span, timedelta) else span)
     units = [("d", 86400), ("h", 3600), ("min", 60), ("s", 1)]
-    parts = []
+    parts: list[str] = []
     for name, size in units:
         if seconds >= size or (name == "s" and not parts):
             parts.append(f"{seconds // size} {name}")

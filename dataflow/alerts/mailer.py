@@ -58,7 +58,7 @@ class EmailNotifier:
         message = email_message(alert, email.sender or "", recipients)
         error = None
         try:
-            with smtplib.SMTP(email.smtp_host, email.smtp_port, timeout=self.timeout) as smtp:
+            with smtplib.SMTP(email.smtp_host or "", email.smtp_port, timeout=self.timeout) as smtp:
                 if email.starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if email.username:

@@ -33,6 +33,16 @@ def _where(pipeline, plugin) -> str:
     return " / ".join(str(part) for part in (pipeline, plugin) if part) or "dataflow"
 
 
+def _run_status(value: object) -> RunStatus | None:
+    """The RunStatus `value` names; None for anything else (no status, unknown words)."""
+    if not isinstance(value, str):      # RunStatus refuses every non-string value too
+        return None
+    try:
+        return RunStatus(value)
+    except ValueError:
+        return None
+
+
 class AlertRules:
     """Turns events into alerts for `settings`; `pipeline_alerts` maps a pipeline name
     to its `alerts:` mapping from pipelines.yaml (validate it with `pipeline_email`)."""
@@ -45,6 +55,8 @@ class AlertRules:
         self._stale, self._overdue = AbsenceLatch(), AbsenceLatch()
 
     def email_for(self, pipeline: str | None) -> EmailSettings:
+        if pipeline is None:
+            return self._settings.email
         return self._email.get(pipeline, self._settings.email)
 
     def alerts_for(self, event: Mapping) -> list[Alert]:
@@ -89,9 +101,8 @@ class AlertRules:
                       event.get("run_id"), plugin, details, channels=(SLACK,))]
 
     def _run_alerts(self, event: Mapping) -> list[Alert]:
-        try:
-            status = RunStatus(event.get("status"))
-        except ValueError:
+        status = _run_status(event.get("status"))
+        if status is None:
             logger.debug("run_finished event with unknown status %r", event.get("status"))
             return []
         email = self.email_for(event.get("pipeline"))

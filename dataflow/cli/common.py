@@ -13,12 +13,12 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from dataflow.errors import DataflowError, StoreUnavailable
-from dataflow.project import Project
+from dataflow.errors import DataflowError, PermissionDenied, StoreUnavailable
+from dataflow.project import Project, require_project
 from dataflow.statuses import RunStatus, TaskStatus
 
 # Exit codes: 0 success, 1 failed run or invalid input, 2 a bug, 3 completed with errors,
-# 4 cancelled.
+# 4 cancelled, 5 store unavailable, 6 permission denied, 7 scheduler unreachable.
 EXIT_CODES: dict[str, int] = {RunStatus.COMPLETED: 0, RunStatus.FAILED: 1, RunStatus.COMPLETED_WITH_ERRORS: 3,
               RunStatus.CANCELLED: 4, RunStatus.INTERRUPTED: 1, TaskStatus.TIMED_OUT: 1}
 
@@ -49,6 +49,10 @@ def handles_errors(function: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(error.exit_code)
         except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
             raise
+        except PermissionError as error:    # the environment, not a bug: say what to change
+            err_console.print(f"[red]permission denied:[/red] {escape(_denied(error))}",
+                              soft_wrap=True)
+            sys.exit(PermissionDenied.exit_code)
         except Exception as error:          # a bug: say so plainly, traceback only on request
             if os.environ.get("DATAFLOW_DEBUG"):
                 raise
@@ -59,8 +63,17 @@ def handles_errors(function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _denied(error: PermissionError) -> str:
+    target = error.filename or "a file or folder"
+    return (f"{target}: {error.strerror or error}; fix: give this user access to {target} "
+            "(or point the setting that names it at a folder you can write)")
+
+
 def open_project(project_dir: str | None) -> Project:
-    return Project(project_dir)
+    """The project at `project_dir`; refused (nothing created) when it is not one."""
+    project = Project(project_dir)
+    require_project(project.directory)
+    return project
 
 
 def when(value) -> str:

@@ -9,9 +9,10 @@ from rich.text import Text
 
 from dataflow.cli.common import (console, handles_errors, open_project, print_json,
                                  project_option, seconds, styled, when)
+from dataflow.run.plan import plugins_in_pipeline
 from dataflow.store.history import get_run, list_runs
-from dataflow.outputs import describe
-from dataflow.config.validate import project_problems, stored_pipeline_problems
+from dataflow.outputs import describe, describe_writes
+from dataflow.config.validate import project_problems, project_warnings, stored_pipeline_problems
 
 
 def _problem_line(problem) -> Text:
@@ -27,10 +28,15 @@ def validate_command(project_dir) -> None:
     project = open_project(project_dir)
     problems = project_problems(project)
     problems += stored_pipeline_problems(project)
+    warnings = project_warnings(project)
+    for warning in warnings:        # printed, but they do not fail validation
+        console.print(Text.assemble(("! ", "yellow"), str(warning)), soft_wrap=True)
     if not problems:
         console.print(f"[green]ok[/]: {project.directory} is valid "
                       f"({len(project.registry.plugins)} plugins, "
-                      f"{len(project.pipelines)} pipelines)")
+                      f"{len(project.pipelines)} pipelines"
+                      + (f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''})"
+                         if warnings else ")"))
         return
     for problem in problems:
         console.print(_problem_line(problem), soft_wrap=True)
@@ -47,7 +53,10 @@ def validate_command(project_dir) -> None:
 def plugins_command(tag, pipeline, as_json, project_dir) -> None:
     """List plugins: hooks, pipelines, version, tags and where each comes from."""
     project = open_project(project_dir)
-    chosen = project.registry.select(tag=tag, pipeline=pipeline)
+    chosen = project.registry.select(tag=tag)
+    if pipeline is not None:      # exactly the plugins `dataflow run P` would run
+        running = set(plugins_in_pipeline(project, pipeline))
+        chosen = [info for info in chosen if info.id in running]
     if as_json:
         print_json([project.registry.describe(info.id) for info in chosen])
         return
@@ -57,9 +66,17 @@ def plugins_command(tag, pipeline, as_json, project_dir) -> None:
     for info in chosen:
         table.add_row(info.id, info.version, ", ".join(info.hooks), ", ".join(info.pipelines),
                       ", ".join(info.tags), info.origin)
+    for shown, declared in project.registry.broken.items():     # listed, with their error
+        table.add_row(str(declared.get("PLUGIN_NAME", "?")), "[red]broken[/]",
+                      ", ".join(map(str, declared.get("HOOKS") or ())),
+                      ", ".join(map(str, declared.get("PIPELINES") or ())), "", shown)
     console.print(table)
     for problem in project.registry.problems:
         console.print(_problem_line(problem), soft_wrap=True)
+    if project.registry.problems:
+        console.print(f"{len(project.registry.problems)} plugin problem(s): fix them, then "
+                      "check with `dataflow validate`")
+        sys.exit(1)
 
 
 @click.command("runs")
@@ -95,7 +112,8 @@ def _task_table(tasks: list) -> Table:
     for task in tasks:
         table.add_row(task["hook"], task["plugin"], task.get("plugin_version", ""),
                       styled(task["status"]), when(task.get("started")),
-                      seconds(task.get("duration")), describe(task.get("output_summary")),
+                      seconds(task.get("duration")),
+                      describe(task.get("output_summary")) + describe_writes(task.get("writes")),
                       task.get("error") or "")
     return table
 

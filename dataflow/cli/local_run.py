@@ -13,6 +13,8 @@ import threading
 from types import FrameType
 from typing import Any, Callable
 
+from dataflow.cli import phases
+from dataflow.alerts.service import AlertService
 from dataflow.cli.common import console, err_console
 from dataflow.cli.progress import ProgressView
 from dataflow.model import RunPlan
@@ -25,6 +27,7 @@ EXIT_AT_ONCE = 130        # the shell's code for a process stopped by SIGINT
 # tracebacks; the run records what happened, so the terminal shows only that (--verbose
 # keeps them).
 DASK_LOGGERS = ("distributed", "tornado")
+ALERT_FLUSH = 5.0         # seconds the CLI waits at most for its alerts before it leaves
 
 
 def _quiet_dask() -> None:
@@ -66,12 +69,31 @@ def _wait_cancelling(engine: Engine, handle) -> RunResult:
 
 def run_here(project: Project, plan: RunPlan, *, verbose: bool, as_json: bool,
              use_cache: bool, run_fields: dict) -> RunResult:
-    """Run `plan` on this process's own cluster; returns once it is recorded."""
+    """Run `plan` on this process's own cluster; returns once it is recorded and its
+    alerts are sent (or ALERT_FLUSH seconds have passed)."""
     if not verbose:
         _quiet_dask()
+    alerts = AlertService.if_configured(project)
+    try:
+        result = _run_with_engine(project, plan, alerts, verbose, as_json, use_cache,
+                                  run_fields)
+    finally:
+        if alerts is not None:
+            alerts.stop(ALERT_FLUSH)
+    project.close()
+    phases.mark("history_flushed")
+    return result
+
+
+def _run_with_engine(project: Project, plan: RunPlan, alerts: AlertService | None,
+                     verbose: bool, as_json: bool, use_cache: bool, run_fields: dict
+                     ) -> RunResult:
     with Engine(project) as engine:
+        if alerts is not None:
+            engine.add_listener(alerts.on_event, "alerts")
         engine.client           # start the cluster now, so the dashboard link exists
         assert engine.resources is not None     # started with the client
+        phases.mark("cluster_started")
         if verbose:
             console.print(f"Dask dashboard: {engine.dashboard}")
         _note_empty_hooks(plan)
@@ -81,5 +103,6 @@ def run_here(project: Project, plan: RunPlan, *, verbose: bool, as_json: bool,
             handle = engine.start(plan.pipeline, "cli", [] if as_json else [view], plan=plan,
                                   use_cache=use_cache, run_fields=run_fields)
             result = _wait_cancelling(engine, handle)
-    project.close()
+        phases.mark("run_finished")
+    phases.mark("cluster_closed")
     return result

@@ -30,6 +30,7 @@ COMMANDS = {
     "output": "dataflow.cli.output_cmd:output_command",
     "schedule": "dataflow.cli.schedule_cmds:schedule_group",
     "scheduler": "dataflow.cli.schedule_cmds:scheduler_command",
+    "alert": "dataflow.cli.alert_cmds:alert_group",
 }
 
 

@@ -15,13 +15,14 @@ import yaml
 from dataflow.cli.common import (EXIT_CODES, console, handles_errors, open_project, print_json,
                                  project_option, seconds, styled)
 from dataflow.cli.config_values import parse_assignments, parse_file
+from dataflow.cli import phases
 from dataflow.cli.local_run import run_here
 from dataflow.cli.remote_run import run_on_server
 from dataflow.config.layers import deep_merge
 from dataflow.config.validate import project_problems
 from dataflow.errors import ConfigError
 from dataflow.model import RunPlan
-from dataflow.outputs import describe
+from dataflow.outputs import describe, describe_writes
 from dataflow.run.overrides import apply_overrides
 from dataflow.run.plan import build_plan
 from dataflow.statuses import RunStatus, TaskStatus
@@ -51,8 +52,8 @@ def print_summary(result: Any) -> None:
             console.print(f"  {task_id}: {styled(task['status'])} {task['error']}",
                           soft_wrap=True)
         elif task.get("output_summary"):
-            console.print(f"  {task_id}: {describe(task['output_summary'])}", soft_wrap=True,
-                          markup=False)
+            console.print(f"  {task_id}: {describe(task['output_summary'])}"
+                          f"{describe_writes(task.get('writes'))}", soft_wrap=True, markup=False)
     console.print(f"details: dataflow show {result.run_id[:12]}")
     if result.status in (RunStatus.CANCELLED, RunStatus.FAILED, RunStatus.INTERRUPTED):
         console.print(f"resume it: dataflow resume {result.run_id[:12]}")
@@ -85,14 +86,17 @@ def run_command(pipeline, dry_run, assignments, config_file, local, verbose, as_
     """Run PIPELINE once as a Dask graph and record it in the run history.
 
     Exit status: 0 completed, 1 failed or invalid project, 3 completed with
-    errors (a non-fail-hard plugin failed), 4 cancelled (Ctrl-C cancels the run).
+    errors (a non-fail-hard plugin failed), 4 cancelled (Ctrl-C cancels the run),
+    5 store unavailable, 6 permission denied, 7 Dask scheduler unreachable.
     """
+    phases.mark("imported")
     project = open_project(project_dir)
-    problems = project_problems(project)
+    problems = project_problems(project, pipeline=pipeline)
     if problems:
         raise ConfigError(problems)
     overrides = read_overrides(assignments, config_file)
     plan = apply_overrides(project, build_plan(project, pipeline), overrides)
+    phases.mark("validated_and_planned")
     if dry_run:
         print_json(plan.describe()) if as_json else print_plan(plan)
         return
@@ -109,4 +113,6 @@ def run_command(pipeline, dry_run, assignments, config_file, local, verbose, as_
                     "duration": result.duration, "tasks": result.tasks})
     else:
         print_summary(result)
+    phases.mark("summarised")
+    phases.report()
     sys.exit(EXIT_CODES.get(result.status, 1))

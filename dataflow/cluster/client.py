@@ -14,6 +14,7 @@ import dask
 from distributed import Client, LocalCluster
 
 from dataflow.config.settings import ClusterSettings
+from dataflow.errors import SchedulerUnreachable
 
 MIN_WORKERS = 2       # below two, the plugins of a hook would run one after another
 
@@ -29,7 +30,14 @@ def worker_bounds(settings: ClusterSettings, cores: int | None = None) -> tuple[
 def start_client(settings: ClusterSettings) -> tuple[Client, LocalCluster | None]:
     """A client on the configured scheduler, or on a new adaptive LocalCluster."""
     if settings.address:
-        return Client(settings.address, timeout="20s"), None
+        try:
+            return Client(settings.address, timeout="20s"), None
+        except (OSError, TimeoutError) as error:
+            raise SchedulerUnreachable(
+                f"the Dask scheduler at {settings.address} (cluster.address in "
+                f"config/system.yaml, or $DATAFLOW_SCHEDULER) does not answer: {error}. "
+                "Fix: start the scheduler, correct the address, or unset both to run on a "
+                "local cluster") from None
     minimum, maximum = worker_bounds(settings)
     with dask.config.set({"distributed.worker.daemon": False,
                           "distributed.scheduler.work-stealing": True}):

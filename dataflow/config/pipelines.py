@@ -13,19 +13,32 @@ from dataflow.schedule.policy import POLICY_KEYS, VALIDATORS
 
 PIPELINES_FILE = "config/pipelines.yaml"
 NAME_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+# a span of time: "26h", "30m", "1h30m", "2d", "90s" (dataflow.alerts.absence.parse_duration)
+DURATION_PATTERN = r"^\s*(\d+(\.\d+)?\s*[smhd]\s*)+$"
+DURATION = {"type": ["string", "null"], "pattern": DURATION_PATTERN}
 
 PIPELINE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["hooks"],
     "properties": {
-        "hooks": {"type": "array", "minItems": 1,
-                  "items": {"type": "string", "pattern": NAME_PATTERN}},
+        # a list of hooks, or hook → the plugins it runs in this pipeline (in order)
+        "hooks": {"oneOf": [
+            {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": NAME_PATTERN}},
+            {"type": "object", "minProperties": 1, "propertyNames": {"pattern": NAME_PATTERN},
+             "additionalProperties": {"type": "array", "items": {"type": "string"}}}]},
         "schedule": {"type": ["string", "null"]},
         "description": {"type": "string"},
         "priority": {"enum": PRIORITIES},
         "enabled": {"type": "boolean"},
         "config": {"type": "object", "additionalProperties": {"type": "object"}},
+        # alerts (dataflow.alerts): absence checks and who is mailed about this pipeline's runs
+        "max_data_age": DURATION,
+        "expected_duration": DURATION,
+        "alerts": {"type": ["object", "null"], "additionalProperties": False, "properties": {
+            "email": {"type": ["object", "null"], "additionalProperties": False, "properties": {
+                "on_failure": {"type": "boolean"}, "on_success": {"type": "boolean"},
+                "to": {"type": "array", "items": {"type": "string", "pattern": "@"}}}}}},
         # the schedule policy (dataflow.schedule.policy.SchedulePolicy): any value here,
         # checked by its validators below, so every face words a problem the same way
         **{key: {} for key in POLICY_KEYS if key != "schedule"},
@@ -58,6 +71,9 @@ class Pipeline:
     enabled: bool = True
     plugin_config: dict = field(default_factory=dict, compare=False)
     source: str = field(default="yaml", compare=False)    # yaml | db (stored in the database)
+    # `hooks:` as a mapping: the plugins of each hook for this pipeline only (overriding the
+    # central `hooks:` map and the plugins' own HOOKS/PIPELINES)
+    hook_plugins: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     # the schedule policy's other keys as written (None: unset, SchedulePolicy's default)
     timezone: str | None = None
     catchup: str | None = None
@@ -66,6 +82,11 @@ class Pipeline:
     max_active_runs: int | None = None
     paused: bool | None = None
     grace_seconds: int | None = None
+    # alerts: a success is due within max_data_age, a run within expected_duration
+    # ("26h", "30m"; None: not watched); `alerts:` as written (its `email:` choices)
+    max_data_age: str | None = None
+    expected_duration: str | None = None
+    alerts: dict = field(default_factory=dict, compare=False)
 
     def schedule_keys(self) -> dict:
         """The keys `SchedulePolicy.from_mapping` reads, as written (None: unset)."""
@@ -83,10 +104,15 @@ class PipelinesFile:
 
 def _pipeline(name: str, body: dict) -> Pipeline:
     policy: dict[str, Any] = {key: body.get(key) for key in POLICY_KEYS if key != "schedule"}
+    hooks = body["hooks"]
+    hook_plugins = ({hook: tuple(ids or ()) for hook, ids in hooks.items()}
+                    if isinstance(hooks, dict) else {})
     return Pipeline(
-        name=name, hooks=tuple(body["hooks"]), schedule=body.get("schedule"),
+        name=name, hooks=tuple(hooks), schedule=body.get("schedule"), hook_plugins=hook_plugins,
         priority=body.get("priority", "normal"), description=body.get("description", ""),
-        enabled=body.get("enabled", True), plugin_config=body.get("config") or {}, **policy)
+        enabled=body.get("enabled", True), plugin_config=body.get("config") or {},
+        max_data_age=body.get("max_data_age"), expected_duration=body.get("expected_duration"),
+        alerts=body.get("alerts") or {}, **policy)
 
 
 def schedule_error(schedule) -> str | None:

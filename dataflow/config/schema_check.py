@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from jsonschema import Draft202012Validator
 
-from dataflow.errors import Problem
+from dataflow.errors import Problem, did_you_mean
 from dataflow.config.yaml_file import YamlDocument
 
 FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
@@ -71,7 +71,9 @@ def document_problems(document: YamlDocument, schema: dict, prefix: tuple = ()) 
         path = prefix + tuple(error.absolute_path)
         unknown = _unexpected_keys(error)
         for key in unknown:
-            problems.append(document.problem(path + (key,), f"unknown key {key!r}", _fix_for(error)))
+            hint = did_you_mean(key, error.schema.get("properties", {}))
+            problems.append(document.problem(path + (key,), f"unknown key {key!r}{hint}",
+                                             _fix_for(error)))
         if not unknown:
             problems.append(document.problem(path, error.message, _fix_for(error)))
     return problems
@@ -84,7 +86,9 @@ def config_field_errors(config, schema: dict) -> list[dict]:
         field = ".".join(str(part) for part in error.absolute_path) or "(root)"
         unknown = _unexpected_keys(error)
         if unknown:
-            found.extend({"field": key, "message": f"unknown field {key!r}"} for key in unknown)
+            known = error.schema.get("properties", {})
+            found.extend({"field": key, "message": f"unknown field {key!r}"
+                          f"{did_you_mean(key, known)}"} for key in unknown)
         elif error.validator == "format":
             found.append({"field": field, "message": f"{error.message}: {_fix_for(error)}"})
         else:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,30 @@ RETRY_SCHEMA = {"type": "object", "additionalProperties": False, "properties": {
     "max_delay": {"type": "number", "minimum": 0},
     "jitter": {"type": "number", "minimum": 0, "maximum": 1},
     "retry_on": {"type": ["array", "null"], "items": {"type": "string"}},
+}}
+
+LOG_LEVEL_NAMES = ["DEBUG", "INFO", "WARNING", "ERROR", "FATAL"]
+_TEXT = {"type": ["string", "null"]}
+_FLAG = {"type": "boolean"}
+# The shape of `alerts:`; the values' meaning (and the checks a schema cannot make, such as
+# "an http(s) URL") is dataflow.alerts.settings'. Secrets take any value here, so that a
+# schema problem never quotes one; the alerts package refuses a bad one without quoting it.
+ALERTS_SCHEMA = {"type": ["object", "null"], "additionalProperties": False, "properties": {
+    "slack": {"type": ["object", "null"], "additionalProperties": False, "properties": {
+        "webhook_url": {},
+        "alert_on_levels": {"type": "array", "items": {"enum": LOG_LEVEL_NAMES}},
+    }},
+    "email": {"type": ["object", "null"], "additionalProperties": False, "properties": {
+        "smtp_host": _TEXT, "smtp_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "username": _TEXT, "password": {}, "from": _TEXT,
+        "to": {"type": "array", "items": {"type": "string"}},
+        "starttls": _FLAG, "on_failure": _FLAG, "on_success": _FLAG,
+    }},
+    "collapse_window": {"type": "number", "minimum": 0},
+    "timeout": {"type": "number", "exclusiveMinimum": 0},
+    "max_retries": {"type": "integer", "minimum": 0},
+    "retry_backoff": {"type": "number", "minimum": 0},
+    "queue_size": {"type": "integer", "minimum": 1},
 }}
 
 SYSTEM_SCHEMA = {
@@ -43,7 +68,8 @@ SYSTEM_SCHEMA = {
         "slack": {"type": "object", "additionalProperties": False, "properties": {
             "webhook_url": {"type": ["string", "null"]},
             "alert_on_levels": {"type": "array", "items": {"enum": ["ERROR", "FATAL"]}},
-        }},
+        }},                      # the older place of alerts.slack (read when that is absent)
+        "alerts": ALERTS_SCHEMA,
         "ui": {"type": "object", "additionalProperties": False, "properties": {
             "host": {"type": "string"},
             "port": {"type": "integer", "minimum": 0, "maximum": 65535},
@@ -57,6 +83,38 @@ SYSTEM_SCHEMA = {
         "checkpoints": {"enum": ["auto", "files", "gridfs", "off"]},
     },
 }
+
+
+class AlertSections(Mapping):
+    """system.yaml's alert sections as written: `alerts:` and the older `slack:`, ready for
+    `dataflow.alerts.AlertSettings.from_mapping`. Not a dict, so `asdict(settings)` keeps
+    it whole, and its repr (what JSON, logs and the API show) hides every secret."""
+
+    SECRET_KEYS = ("webhook_url", "password")
+
+    def __init__(self, data: Mapping | None = None):
+        self._data = dict(data or {})
+
+    def __getitem__(self, key: str):
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return repr(_masked(self._data))
+
+    __str__ = __repr__
+
+
+def _masked(value):
+    if isinstance(value, Mapping):
+        return {key: ("***" if key in AlertSections.SECRET_KEYS and item else _masked(item))
+                for key, item in value.items()}
+    return value
 
 
 @dataclass(frozen=True)
@@ -87,6 +145,8 @@ class Settings:
     log_directory: str = "logs"           # per-run log files, relative to the project
     retry: dict = field(default_factory=dict)    # central retry policy (see retry.py)
     checkpoints: str = "auto"             # auto: files for a local store, GridFS otherwise
+    # `alerts:` (and the older `slack:`) as written; dataflow.alerts reads them
+    alerts: AlertSections = field(default_factory=AlertSections, repr=False, compare=False)
 
 
 def _from_data(data: dict) -> Settings:
@@ -108,6 +168,8 @@ def _from_data(data: dict) -> Settings:
         log_directory=logging_.get("directory", "logs"),
         retry=data.get("retry") or {},
         checkpoints=data.get("checkpoints", "auto"),
+        alerts=AlertSections({key: data[key] for key in ("alerts", "slack")
+                              if data.get(key) is not None}),
     )
 
 

@@ -25,7 +25,9 @@ FIELDS = ("hooks", "schedule", "priority", "description", "enabled")
 # A pipelines.yaml entry without `config:` (plugin config of a stored pipeline is
 # set with `dataflow config set`, in the stored layer).
 STORED_SCHEMA = {**PIPELINE_SCHEMA, "properties": {
-    key: value for key, value in PIPELINE_SCHEMA["properties"].items() if key in FIELDS}}
+    **{key: value for key, value in PIPELINE_SCHEMA["properties"].items() if key in FIELDS},
+    # stored pipelines list their hooks; per-pipeline plugin maps live in pipelines.yaml
+    "hooks": PIPELINE_SCHEMA["properties"]["hooks"]["oneOf"][0]}}
 
 
 def pipeline_errors(name, body: dict) -> list[dict]:

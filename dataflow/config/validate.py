@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dataflow.config.layers import layer_sources, merge_layers
-from dataflow.errors import DataflowError, Problem
+from dataflow.errors import DataflowError, Problem, did_you_mean
 from dataflow.config.schema_check import config_field_errors
 from dataflow.config.pipelines import PIPELINES_FILE
+from dataflow.run.plan import concerns, hook_problems, path_problems, unused_hook_warnings
 
 if TYPE_CHECKING:
     from dataflow.config.stored_pipelines import PipelineView
@@ -24,6 +25,23 @@ def _hook_map_problems(project: Project) -> list[Problem]:
                 problems.append(document.problem(
                     ("hooks", hook, index), f"hook {hook!r} maps to unknown plugin {plugin_id!r}",
                     f"use a loaded plugin id (known: {known}) or add the plugin"))
+    return problems
+
+
+def _pipeline_map_problems(project: Project) -> list[Problem]:
+    """Plugin ids in a pipeline's own hook map (`hooks: {hook: [plugins]}`) must exist."""
+    pipelines_file, document, _ = project._pipelines_read
+    known = project.registry.plugins
+    problems = []
+    for name, pipeline in pipelines_file.pipelines.items():
+        for hook, plugin_ids in pipeline.hook_plugins.items():
+            for index, plugin_id in enumerate(plugin_ids):
+                if plugin_id not in known:
+                    problems.append(document.problem(
+                        ("pipelines", name, "hooks", hook, index),
+                        f"hook {hook!r} of pipeline {name!r} names unknown plugin "
+                        f"{plugin_id!r}{did_you_mean(plugin_id, known)}",
+                        f"use a loaded plugin id (known: {', '.join(sorted(known)) or 'none'})"))
     return problems
 
 
@@ -72,7 +90,9 @@ def _config_problem(project: Project, info: PluginInfo, pipeline: str, error: di
 
 
 def _mapped(hook_map, pipeline) -> set[str]:
-    return {pid for hook in pipeline.hooks for pid in hook_map.get(hook, ())}
+    """Plugins a hook map puts in this pipeline: its own map first, then the central one."""
+    return {pid for hook in pipeline.hooks
+            for pid in pipeline.hook_plugins.get(hook, hook_map.get(hook, ()))}
 
 
 def _store_state(project: Project) -> tuple[PipelineView | None, dict, list[Problem]]:
@@ -85,19 +105,40 @@ def _store_state(project: Project) -> tuple[PipelineView | None, dict, list[Prob
                                   "start MongoDB or unset DATAFLOW_MONGO_URI")]
 
 
-def project_problems(project: Project, check_store: bool = True) -> list[Problem]:
-    """All problems that stop a run: YAML files, plugins, mapping, pipelines named by
-    plugins, configs (of YAML and stored pipelines)."""
-    problems = project.file_problems()
-    problems += project.registry.problems
-    if project._pipelines_read[2]:
-        return problems
+def _pipelines(project: Project, check_store: bool) -> tuple[dict, dict, list[Problem]]:
     settings_ok = not project._settings_read[2]
     view, stored, store_problems = (_store_state(project) if check_store and settings_ok
                                     else (None, {}, []))
     pipelines = view.pipelines_file.pipelines if view else project._pipelines_read[0].pipelines
-    problems += _hook_map_problems(project) + _plugin_pipeline_problems(project, pipelines)
+    return pipelines, stored, store_problems
+
+
+def project_problems(project: Project, check_store: bool = True,
+                     pipeline: str | None = None) -> list[Problem]:
+    """All problems that stop a run: YAML files, plugins, mapping, pipelines named by
+    plugins, hooks (listed twice, run by no plugin), paths, configs (of YAML and stored
+    pipelines). With `pipeline`, only the broken plugins and hooks that concern it."""
+    problems = project.file_problems()
+    if project._pipelines_read[2]:
+        return problems + project.registry.problems
+    pipelines, stored, store_problems = _pipelines(project, check_store)
+    chosen = {pipeline: pipelines[pipeline]} if pipeline in pipelines else \
+        ({} if pipeline else dict(pipelines))
+    problems += [p for p in project.registry.problems if pipeline is None
+                 or pipeline not in chosen or concerns(project, p, pipeline, chosen[pipeline])]
+    problems += (_hook_map_problems(project) + _pipeline_map_problems(project)
+                 + _plugin_pipeline_problems(project, pipelines))
+    for name, definition in chosen.items():
+        problems += hook_problems(project, str(name), definition)
+    problems += [] if project._settings_read[2] else path_problems(project)
     return problems + store_problems + _config_problems(project, pipelines, stored)
+
+
+def project_warnings(project: Project, check_store: bool = True) -> list[Problem]:
+    """What `validate` reports without failing: plugin hooks no pipeline runs."""
+    if project._pipelines_read[2] or project._settings_read[2]:
+        return []
+    return unused_hook_warnings(project, _pipelines(project, check_store)[0])
 
 
 def stored_pipeline_problems(project: Project) -> list[Problem]:

@@ -48,7 +48,14 @@ def read_yaml(path: Path, display: str) -> tuple[YamlDocument, list[Problem]]:
     document = YamlDocument(path=path, display=display)
     if not path.exists():
         return document, []
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        at = raw[:error.start].count(b"\n") + 1
+        return document, [Problem(display, "", f"byte 0x{raw[error.start]:02x} at line {at} "
+                                  "is not UTF-8 text", "save the file as UTF-8 (re-type or "
+                                  "remove the character on that line)", at)]
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

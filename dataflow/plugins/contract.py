@@ -1,18 +1,24 @@
 """What dataflow knows about one plugin, read from its module per the plugin contract."""
 from __future__ import annotations
 
+import ast
 import json
+import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import ModuleType
 
 from jsonschema import Draft202012Validator, SchemaError
 
 from dataflow.errors import Problem
 from dataflow.plugins.loader import PluginRef
+from dataflow.config.pipelines import NAME_PATTERN
 from dataflow.config.schema_check import config_field_errors
 from dataflow.config.settings import PRIORITIES, RETRY_SCHEMA
 
 OPTIONAL_CALLABLES = ("cancel", "on_load", "on_shutdown", "get_metadata", "get_config_ui")
+DECLARED = ("PLUGIN_NAME", "HOOKS", "PIPELINES")
+_ASSIGNMENT = re.compile(r"^(PLUGIN_NAME|HOOKS|PIPELINES)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,10 @@ def _contract_errors(module, plugin_id) -> list[str]:
     errors: list[str | None] = []
     if not isinstance(plugin_id, str) or not plugin_id:
         errors.append("PLUGIN_NAME must be a non-empty string")
+    elif not re.match(NAME_PATTERN, plugin_id):
+        errors.append(f"PLUGIN_NAME {plugin_id!r} may only use letters, digits, '_', '.' "
+                      "and '-', and must not start with '.' or '-' (like a pipeline name); "
+                      "rename it, e.g. to its folder's name")
     if not callable(getattr(module, "run", None)):
         errors.append("run(context, config) is missing or not callable")
     for name in OPTIONAL_CALLABLES:
@@ -184,3 +194,29 @@ def plugin_config_ui(module, config_schema: dict) -> dict:
     if error:
         return {"config_ui": default, "config_ui_error": error}
     return {"config_ui": form}
+
+
+def _literal(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def declared_constants(init_file: Path) -> dict:
+    """PLUGIN_NAME, HOOKS and PIPELINES of a plugin that cannot be imported, read from its
+    source without running it: the literal ones only (one-line assignments when the file
+    does not even parse). PIPELINES absent means every pipeline, as for a loaded plugin."""
+    try:
+        text = init_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    try:
+        pairs = [(target.id, ast.get_source_segment(text, node.value) or "")
+                 for node in ast.parse(text).body if isinstance(node, ast.Assign)
+                 for target in node.targets[:1] if isinstance(target, ast.Name)]
+    except (SyntaxError, ValueError):
+        pairs = _ASSIGNMENT.findall(text)
+    found = {name: _literal(value) for name, value in pairs if name in DECLARED}
+    found.setdefault("PIPELINES", ["*"])
+    return {name: value for name, value in found.items() if value is not None}

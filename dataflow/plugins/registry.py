@@ -1,7 +1,9 @@
 """The plugin registry: discovery from folders and entry points, lookup, hot reload.
 
 A plugin that fails to load is reported (its file and exception) and the others
-still load; two plugins with one PLUGIN_NAME are both reported.
+still load; `broken` keeps what its source declares (PLUGIN_NAME, HOOKS, PIPELINES, read
+without importing it) so that only the pipelines it serves are refused. Two plugins with
+one PLUGIN_NAME are both reported.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import traceback
 from pathlib import Path
 
 from dataflow.errors import PluginNotFound, Problem
-from dataflow.plugins.contract import PluginInfo, plugin_config_ui, plugin_metadata, read_plugin
+from dataflow.plugins.contract import (PluginInfo, declared_constants, plugin_config_ui,
+                                      plugin_metadata, read_plugin)
 from dataflow.plugins.loader import (PluginRef, folder_ref, forget, import_plugin, plugin_dirs,
                                      source_hash)
 
@@ -100,6 +103,7 @@ class PluginRegistry:
         self.plugins: dict[str, PluginInfo] = {}
         self.problems: list[Problem] = []
         self.where: dict[str, str] = {}
+        self.broken: dict[str, dict] = {}     # file shown in its problems → its constants
         self.discover()
 
     def _candidates(self, problems: list):
@@ -122,10 +126,13 @@ class PluginRegistry:
         plugins: dict[str, PluginInfo] = {}
         problems: list[Problem] = []
         where: dict[str, str] = {}
+        broken: dict[str, dict] = {}
         for ref, origin, shown in self._candidates(problems):
             info, found = _load(ref, origin, shown)
             problems += found
             if info is None:
+                broken[shown] = declared_constants(Path(ref.path) / "__init__.py") \
+                    if ref.path else {}
                 continue
             if info.id in plugins:
                 problems.append(Problem(
@@ -134,6 +141,7 @@ class PluginRegistry:
                 continue
             plugins[info.id], where[info.id] = info, shown
         self.plugins, self.problems, self.where = plugins, problems, where
+        self.broken = broken
 
     def reload(self) -> list[str]:
         """Re-read every plugin; returns the ids whose source changed (hot reload)."""

@@ -6,6 +6,7 @@ back from the workers as events, never with the outputs, which stay on the worke
 from __future__ import annotations
 
 import importlib
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -15,12 +16,14 @@ from typing import TYPE_CHECKING
 from distributed import Client, Future, LocalCluster, wait
 from distributed.client import FuturesCancelledError
 
+from dataflow.alerts.run_event import run_finished_event, run_started_event
 from dataflow.run.cancel import Canceller
 from dataflow.cluster.client import dashboard_link, start_client
 from dataflow.errors import PluginNotFound, RunTimeout
 from dataflow.events import add_local_listener, remove_local_listener, subscribe, unsubscribe
 from dataflow.run.graph import submit_graph
 from dataflow.run.launch import new_env, record_start
+from dataflow.run.listeners import ListenerSet, discover_listeners
 from dataflow.run.log_file import LogFile
 from dataflow.run.plan import build_plan
 from dataflow.run.settle import reconcile
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from dataflow.model import RunPlan
     from dataflow.project import Project
 
+log = logging.getLogger("dataflow.engine")
 FINISH_EVENT_GRACE = 2.0     # seconds to wait for end events after the futures are done
 CANCEL_WAIT = 30.0           # seconds a timed-out run gets to stop before it is settled
 
@@ -57,12 +61,16 @@ class Engine:
 
     With no client given it starts the configured cluster, and on a local cluster
     the CPU governor; `govern=True` governs a client you pass in as well.
+    `listeners` are called on the event thread, in order; `observers` (the user's, from
+    listeners/ and entry points, and those added by `add_listener`) each on a thread of
+    their own, so that one raising or hanging never harms a run.
     """
 
     def __init__(self, project: Project, client: Client | None = None,
                  listeners: Iterable[Callable[[dict], None]] = (), govern: bool | None = None):
         self.project = project
-        self.listeners = list(listeners)
+        self.observers = ListenerSet(discover_listeners(project))
+        self.listeners: list[Callable[[dict], None]] = [*listeners, self.observers]
         self._client: Client | None = client
         self._cluster: LocalCluster | None = None
         self._owns_client = client is None
@@ -94,6 +102,17 @@ class Engine:
     def dashboard(self) -> str | None:
         return dashboard_link(self.client)
 
+    def add_listener(self, listener: Callable[[dict], object], name: str | None = None) -> None:
+        """Call `listener(event)` for every event of every run, on its own thread."""
+        self.observers.add(listener, name)
+
+    def _announce(self, handle: RunHandle, event: dict) -> None:
+        """A run_started / run_finished event to the run's listeners (never raises)."""
+        try:
+            handle.state.handle(event)
+        except Exception:
+            log.exception("a run listener failed on %s of run %s", event["kind"], handle.run_id)
+
     def _route(self, event: dict) -> None:
         handle = self.active_runs.get(event.get("run_id", ""))
         if handle is not None:
@@ -122,6 +141,7 @@ class Engine:
         handle = RunHandle(run_id, plan, env, {}, run_state, time.time())
         record_start(self.project.recorder, handle, trigger, resumed_from, fields)
         self.active_runs[run_id] = handle
+        self._announce(handle, run_started_event(run_id, plan.pipeline, trigger, env.start_time))
         if self._supervisor is None:
             self._supervisor = RunSupervisor(self)
         handle.futures = submit_graph(client, env, plan)
@@ -150,11 +170,13 @@ class Engine:
     def _finish(self, handle: RunHandle) -> RunResult:
         run_state = handle.state
         status, duration = run_state.status(), round(time.time() - handle.started, 4)
-        error = run_state.first_error()
+        error, finished = run_state.first_error(), datetime.now(timezone.utc)
         self.project.recorder.record("runs", handle.run_id, {
-            "status": status, "finished": datetime.now(timezone.utc), "duration": duration,
+            "status": status, "finished": finished, "duration": duration,
             "counts": run_state.counts(), "error": error})
         self.active_runs.pop(handle.run_id, None)
+        self._announce(handle, run_finished_event(handle.run_id, handle.plan.pipeline, status,
+                                                  handle.env.start_time, finished, error))
         if run_state.log_file is not None:
             run_state.log_file.close()
         # Cancel flags stay set on the workers: a cancelled task Dask had already handed
@@ -191,6 +213,7 @@ class Engine:
 
     def close(self) -> None:
         remove_local_listener(self._route)
+        self.observers.stop()
         for stoppable in (self._supervisor, self.resources):
             if stoppable is not None:
                 stoppable.stop()

@@ -3,35 +3,140 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dataflow.errors import ConfigError, PipelineNotFound
+from collections import Counter
+
+from dataflow.config.pipelines import PIPELINES_FILE
+from dataflow.errors import ConfigError, PipelineNotFound, Problem, did_you_mean
 from dataflow.model import PlannedTask, RunPlan
 
 if TYPE_CHECKING:
+    from dataflow.config.pipelines import Pipeline
     from dataflow.project import Project
 
 
-def plugins_for_hook(project: Project, pipeline: str, hook: str) -> list[str]:
-    """The central hook map (YAML only) wins; otherwise plugins that declare the hook."""
+def plugins_for_hook(project: Project, pipeline: str, hook: str,
+                     definition: Pipeline | None = None) -> list[str]:
+    """Who runs `hook` in `pipeline`: the pipeline's own hook map, else the central hook
+    map (YAML only), else the plugins whose HOOKS and PIPELINES declare it."""
+    if definition is None:
+        definition = project.pipelines.get(pipeline)
+    if definition is not None and hook in definition.hook_plugins:
+        return list(definition.hook_plugins[hook])
     mapped = project.yaml_pipelines.hook_map.get(hook)
     if mapped is not None:
         return list(mapped)
     return [info.id for info in project.registry.select(pipeline=pipeline) if hook in info.hooks]
 
 
+def plugins_in_pipeline(project: Project, pipeline_name: str) -> list[str]:
+    """Every plugin a run of the pipeline would run, hook by hook (what a dry run shows)."""
+    pipelines = project.pipelines
+    pipeline = pipelines.get(pipeline_name)
+    if pipeline is None:
+        raise PipelineNotFound(pipeline_name, list(pipelines))
+    return [plugin_id for hook in pipeline.hooks
+            for plugin_id in plugins_for_hook(project, pipeline_name, hook, pipeline)]
+
+
+def _serves(project: Project, declared: dict, name: str, pipeline: Pipeline) -> bool:
+    """Whether a plugin that failed to load would run in the pipeline; True when its
+    source does not say (then every run is refused, as nothing tells which it serves)."""
+    plugin_id, hooks, names = (declared.get(key) for key in ("PLUGIN_NAME", "HOOKS", "PIPELINES"))
+    central = project.yaml_pipelines.hook_map
+    mapped = {pid for hook in pipeline.hooks
+              for pid in pipeline.hook_plugins.get(hook, central.get(hook, ()))}
+    if isinstance(plugin_id, str) and plugin_id in mapped:
+        return True
+    if isinstance(names, list) and "*" not in names and name not in names:
+        return False
+    if not isinstance(hooks, list):
+        return True
+    return any(hook in hooks for hook in pipeline.hooks
+               if hook not in pipeline.hook_plugins and hook not in central)
+
+
+def concerns(project: Project, problem: Problem, name: str, pipeline: Pipeline) -> bool:
+    """Whether a plugin problem stops runs of this pipeline (a broken plugin stops only
+    the pipelines it serves)."""
+    declared = project.registry.broken.get(problem.file)
+    return declared is None or _serves(project, declared, name, pipeline)
+
+
+def _hooks_problem(project: Project, name: str, pipeline: Pipeline, message: str,
+                   fix: str) -> Problem:
+    if pipeline.source != "yaml":
+        return Problem("database", f"pipelines.{name}.hooks", message, fix)
+    return project._pipelines_read[1].problem(("pipelines", name, "hooks"), message, fix)
+
+
+def hook_problems(project: Project, name: str, pipeline: Pipeline) -> list[Problem]:
+    """A hook listed twice (Dask would find a cycle) or run by no plugin (a typo)."""
+    problems = [_hooks_problem(
+        project, name, pipeline, f"pipeline {name!r} lists hook {hook!r} {count} times",
+        f"list each hook once in pipeline {name!r}")
+        for hook, count in Counter(pipeline.hooks).items() if count > 1]
+    known = {h for info in project.registry.plugins.values() for h in info.hooks}
+    known |= set(project.yaml_pipelines.hook_map)
+    broken_hooks = {h for declared in project.registry.broken.values()
+                    if isinstance(declared.get("HOOKS"), list) for h in declared["HOOKS"]}
+    for hook in dict.fromkeys(pipeline.hooks):
+        if hook in broken_hooks or plugins_for_hook(project, name, hook, pipeline):
+            continue
+        problems.append(_hooks_problem(
+            project, name, pipeline, f"hook {hook!r} of pipeline {name!r} is run by no "
+            f"plugin{did_you_mean(hook, known - {hook})}", "correct the hook's name, or give "
+            f"a plugin HOOKS = [{hook!r}] (with PIPELINES including {name!r}), or map it "
+            f"under `hooks:` in {PIPELINES_FILE}"))
+    return problems
+
+
+def unused_hook_warnings(project: Project, pipelines: dict[str, Pipeline]) -> list[Problem]:
+    """A loaded plugin's HOOKS entry that no pipeline runs it for: a warning."""
+    used = {(pid, hook) for name, pipeline in pipelines.items() for hook in pipeline.hooks
+            for pid in plugins_for_hook(project, name, hook, pipeline)}
+    return [Problem(project.registry.where[info.id], "HOOKS",
+                    f"plugin {info.id!r} declares hook {hook!r}, but no pipeline runs it "
+                    "there, so it never runs for that hook", f"add {hook!r} to a pipeline's "
+                    f"hooks in {PIPELINES_FILE}, or remove it from HOOKS", warning=True)
+            for info in project.registry.plugins.values() for hook in info.hooks
+            if (info.id, hook) not in used]
+
+
+def path_problems(project: Project) -> list[Problem]:
+    """Folders named by settings must stay inside the project."""
+    settings, document, _ = project._settings_read
+    root = project.directory.resolve()
+    logs = (root / settings.log_directory).resolve()
+    if logs == root or root in logs.parents:
+        return []
+    return [document.problem(("logging", "directory"), f"logging.directory "
+                             f"{settings.log_directory!r} is outside the project ({logs})",
+                             "use a folder inside the project, e.g. `logs`")]
+
+
+def pipeline_problems(project: Project, name: str, pipeline: Pipeline) -> list[Problem]:
+    """What stops a run of this pipeline: its plugins' problems, its hooks, paths."""
+    return ([p for p in project.registry.problems if concerns(project, p, name, pipeline)]
+            + hook_problems(project, name, pipeline) + path_problems(project))
+
+
 def build_plan(project: Project, pipeline_name: str) -> RunPlan:
     """Hooks → plugins → validated configs, read from the project and the store."""
-    problems = project.file_problems() + project.registry.problems
+    problems = project.file_problems()
     if problems:        # the same refusal as `dataflow validate`, for API callers too
         raise ConfigError(problems)
     pipelines = project.pipelines       # one read of the stored pipelines a plan
     pipeline = pipelines.get(pipeline_name)
     if pipeline is None:
         raise PipelineNotFound(pipeline_name, list(pipelines))
+    problems = pipeline_problems(project, pipeline_name, pipeline)
+    if problems:
+        raise ConfigError(problems)
     stored = project.config.stored_configs(pipeline_name)
     stages = []
     for index, hook in enumerate(pipeline.hooks):
         stage = []
-        for plugin_id in plugins_for_hook(project, pipeline_name, hook):
+        for plugin_id in plugins_for_hook(project, pipeline_name, hook, pipeline):
             info = project.registry.get(plugin_id)
             config = project.config.effective_config(plugin_id, pipeline_name,
                                                      stored.get(plugin_id, {}))

@@ -33,7 +33,8 @@ def run_status(tasks: dict, cancel_requested: bool) -> str:
 
 def _extras(event: dict) -> dict:
     """What a finished task adds to its record: attempts, checkpoint, reuse, output summary."""
-    extras = {key: event[key] for key in ("checkpoint", "reused", "cache_key", "output_summary")
+    extras = {key: event[key] for key in ("checkpoint", "reused", "cache_key", "output_summary",
+                                          "writes")
               if event.get(key) is not None}
     if event.get("attempts"):
         extras["attempts"] = [{**a, "started": _when(a["started"]), "finished": _when(a["finished"])}

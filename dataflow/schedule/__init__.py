@@ -7,6 +7,17 @@ store, no Dask, no engine.
     overlap    overlap_action: start, skip, queue or cancel the running ones
     clock      Clock, SystemClock, FakeClock, and the bounded sleep of the loop
     describe   describe_schedule and parse_horizon, for the CLI and the API
+
+The loop around that core (imported from their modules, not here, so importing the
+core stays free of the store and the engine):
+
+    loop       SchedulerLoop: tick, lease, sleep, start/stop, status, on_event
+    lease      one loop's side of the lease, and its start/heartbeat/stop record
+    roster     the scheduled pipelines, their policies and where each stands
+    firing     one tick's fire times: recorded (claimed), then started
+    active     the active runs of each pipeline, for the overlap rules
+    overview   `dataflow schedule` / `/api/schedules`, pause and resume
+    metrics    the loop's Prometheus metrics
 """
 from dataflow.schedule.catchup import FireDecision, due_fires
 from dataflow.schedule.clock import (Clock, FakeClock, SystemClock, bounded_sleep_seconds,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from dataflow.errors import DataflowError
+from dataflow.errors import InvalidInput
 from dataflow.schedule.policy import SchedulePolicy
 
 HORIZON_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
@@ -20,13 +20,13 @@ def parse_horizon(text: str) -> timedelta:
     """'90m', '24h', '2d' as a timedelta; a DataflowError saying how to write it otherwise."""
     match = _HORIZON.fullmatch(text) if isinstance(text, str) else None
     unit = HORIZON_UNITS.get(match.group(2).lower()) if match else None
-    if unit is None:
-        raise DataflowError(f"invalid horizon {text!r}: {HORIZON_FIX}")
+    if unit is None or match is None:
+        raise InvalidInput(f"invalid horizon {text!r}: {HORIZON_FIX}")
     amount = int(match.group(1))
     if amount == 0:
-        raise DataflowError(f"invalid horizon {text!r}: it must be longer than zero; {HORIZON_FIX}")
+        raise InvalidInput(f"invalid horizon {text!r}: it must be longer than zero; {HORIZON_FIX}")
     if amount > MAX_HORIZON // unit:
-        raise DataflowError(f"invalid horizon {text!r}: at most {MAX_HORIZON.days}d ahead")
+        raise InvalidInput(f"invalid horizon {text!r}: at most {MAX_HORIZON.days}d ahead")
     return amount * unit
 
 

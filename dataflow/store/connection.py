@@ -17,6 +17,7 @@ from pymongo.errors import PyMongoError
 from dataflow.errors import StoreUnavailable
 from dataflow.config.settings import Settings
 from dataflow.store.embedded import ensure_embedded_server
+from dataflow.store.write_counter import WriteCounter
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -45,7 +46,8 @@ class StoreAddress:
             client = _clients.get(self.uri)
             if client is None:
                 client = MongoClient(self.uri, serverSelectionTimeoutMS=10_000,
-                                     connectTimeoutMS=5_000, tz_aware=True)
+                                     connectTimeoutMS=5_000, tz_aware=True,
+                                     event_listeners=[WriteCounter()])
                 _clients[self.uri] = client
             return client
 

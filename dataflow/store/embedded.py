@@ -38,9 +38,13 @@ def ensure_embedded_server(state_dir: Path, timeout: float = 20.0) -> str:
 
 
 def embedded_server_info(state_dir: Path) -> dict | None:
-    """Return the live server's state (plus its ``uri``), or None when none answers."""
+    """The live server's state (pid, port, storage) plus ``uri`` and ``bytes`` (its data's
+    size on disk), or None when none answers."""
     state = _live_state(_Paths(state_dir))
-    return None if state is None else {**state, "uri": _uri(state["port"])}
+    if state is None:
+        return None
+    files = [f for f in Path(state["storage"]).rglob("*") if f.is_file()]
+    return {**state, "uri": _uri(state["port"]), "bytes": sum(f.stat().st_size for f in files)}
 
 
 def stop_embedded_server(state_dir: Path, timeout: float = 10.0) -> bool:
@@ -205,15 +209,13 @@ def _terminate(proc: psutil.Process, timeout: float) -> None:
             return
 
 
-def _free_port() -> int:
-    """A port nobody listens on right now (the OS picks it)."""
+def _free_port() -> int:  # a port nobody listens on right now (the OS picks it)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
 
 
-def _read_state(paths: _Paths) -> dict | None:
-    """The state file's content, or None when missing or unreadable."""
+def _read_state(paths: _Paths) -> dict | None:  # None when missing or unreadable
     try:
         state = json.loads(paths.state.read_text())
         return state if isinstance(state["pid"], int) and isinstance(state["port"], int) else None

@@ -19,15 +19,20 @@ import panel as pn
 from tornado.ioloop import IOLoop
 
 from dashboards.app import build_pages, stop_pages
+from dataflow.alerts.metrics import alert_metrics
+from dataflow.alerts.service import AlertService
 from dataflow.errors import InvalidInput
 from dataflow.project import Project
 from dataflow.run.engine import Engine
 from dataflow.run.service import RunService
+from dataflow.schedule.loop import SchedulerLoop
+from dataflow.schedule.metrics import scheduler_metrics
 from dataflow.web.api import api_routes
 from dataflow.web.auth import auth_options
 from dataflow.web.context import WebContext
 from dataflow.web.discovery import (ServerInfo, find_server, remove_server_info,
                                     write_server_info)
+from dataflow.web.metrics import metrics_for
 
 TOKEN_FIX = ("set $DATAFLOW_ADMIN_TOKEN (or ui.token in config/system.yaml) to a long random "
              "string, or bind to 127.0.0.1")
@@ -64,6 +69,26 @@ def _websocket_origins(address: str, port: int) -> list[str]:
     return [f"{host}:{port}" for host in {address, "127.0.0.1", "localhost"}]
 
 
+def _start_scheduler(web: WebContext) -> SchedulerLoop:
+    """The cron loop, always (stored pipelines may gain a schedule while it runs); a lease
+    in the store keeps a second loop on the same store from firing anything twice."""
+    scheduler = SchedulerLoop(web.service)
+    web.extras["scheduler"] = scheduler
+    web.extras.setdefault("health_checks", {})["scheduler"] = scheduler.health
+    scheduler_metrics(metrics_for(web).registry, scheduler)
+    return scheduler.start()
+
+
+def _start_alerts(web: WebContext, engine: Engine) -> AlertService:
+    """Alerts for every run of this server (API, UI, scheduler): a listener on the engine,
+    absence checks every minute, counters on /metrics."""
+    alerts = AlertService.for_project(web.project)
+    engine.add_listener(alerts.on_event, "alerts")
+    alert_metrics(metrics_for(web).registry, alerts.dispatcher)
+    web.extras["alerts"] = alerts
+    return alerts.start_absence(lambda: web.project.db)
+
+
 def start_server(project: Project, address: str = "127.0.0.1", port: int = 5006,
                  engine: Engine | None = None, extras: dict | None = None) -> ServerParts:
     """Start everything on the current IOLoop (not yet running); returns the parts."""
@@ -81,9 +106,11 @@ def start_server(project: Project, address: str = "127.0.0.1", port: int = 5006,
                       cookie_secret=token or secrets.token_hex(16), **auth_options(web))
     server.start()
     web.port = server.port
+    alerts = _start_alerts(web, engine)
+    scheduler = _start_scheduler(web)
     pool = web.extras.get("api_pool")
-    parts = ServerParts(web, server, [lambda: stop_pages(web), lambda: service.shutdown(),
-                                      engine.close])
+    parts = ServerParts(web, server, [lambda: stop_pages(web), scheduler.stop,
+                                      lambda: service.shutdown(), engine.close, alerts.stop])
     if pool is not None:
         parts.stoppers.append(lambda: pool.shutdown(wait=False))
     write_server_info(project.directory, ServerInfo(os.getpid(), address, web.port, web.url,

@@ -10,6 +10,7 @@ from jsonschema import ValidationError, validate
 
 from dataflow.errors import FatalError, OutputInvalid, PluginStopped
 from dataflow.worker.cancel_flags import cancel_reason, task_finished, task_started
+from dataflow.store.write_counter import counting_writes
 from dataflow.worker.capture import captured
 from dataflow.worker.context import Context
 from dataflow.worker.jobs import seceded
@@ -32,13 +33,24 @@ def _check_output(task: PlannedTask, output: Any) -> None:
                             f"OUTPUT_SCHEMA: {error.message}") from None
 
 
-def _call(env: RunEnv, task: PlannedTask, inputs: dict) -> Any:
+def _data_writes(env: RunEnv, tally: dict[str, int]) -> dict[str, int]:
+    """{collection: documents} the plugin wrote into the data database (`services["db"]`)."""
+    prefix = env.store.data_database + "."
+    return {key[len(prefix):]: count for key, count in tally.items()
+            if key.startswith(prefix) and count and not key[len(prefix):].startswith("_dataflow")}
+
+
+def _call(env: RunEnv, task: PlannedTask, inputs: dict, writes: dict[str, int]) -> Any:
+    """Run the plugin once; `writes` receives what it wrote through the db service."""
     module = import_plugin(task.ref)
     context = Context(env, task.hook, task.plugin, inputs)
     task_started(env.run_id, task.plugin, module)
     try:
-        with captured(context["services"]["log"]):
-            output = module.run(context, dict(task.config))
+        with captured(context["services"]["log"]), counting_writes() as tally:
+            try:
+                output = module.run(context, dict(task.config))
+            finally:
+                writes.update(_data_writes(env, tally))
     finally:
         task_finished(env.run_id, task.plugin)
         jobs = context["services"].built("jobs")
@@ -69,14 +81,17 @@ def _wait_unless_cancelled(env: RunEnv, task: PlannedTask, seconds: float) -> No
 def _attempt(env: RunEnv, task: PlannedTask,
              inputs: dict) -> tuple[Outcome, BaseException | None]:
     started = time.time()
+    writes: dict[str, int] = {}
     try:
         outcome, error = Outcome(task.plugin, task.hook, TaskStatus.COMPLETED,
-                                 output=_call(env, task, inputs)), None
+                                 output=_call(env, task, inputs, writes)), None
     except BaseException as caught:       # a plugin's failure is data, not a crash
         outcome, error = _failure(env, task, caught), caught
         # the traceback's frames would keep the plugin's locals (job futures) alive
         traceback.clear_frames(caught.__traceback__)
     outcome.extra["attempt_window"] = (started, time.time())
+    if writes:
+        outcome.extra["writes"] = writes
     return outcome, error
 
 

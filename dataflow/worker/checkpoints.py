@@ -16,6 +16,8 @@ import cloudpickle
 import gridfs
 from bson import ObjectId
 
+from dataflow.errors import CheckpointUnreadable
+
 if TYPE_CHECKING:
     from dataflow.model import RunEnv
     from dataflow.store.connection import StoreAddress
@@ -45,8 +47,26 @@ def save_checkpoint(env: RunEnv, task_id: str, output: Any) -> dict | None:
     return {"kind": "file", "path": str(path), "bytes": len(data)}
 
 
+def checkpoint_folder(project_dir: str | Path) -> Path:
+    """The project's own checkpoint folder: the only one checkpoints are read from."""
+    return Path(project_dir).resolve() / ".dataflow" / "checkpoints"
+
+
 def _file_path(env: RunEnv, task_id: str) -> Path:
-    return Path(env.project_dir) / ".dataflow" / "checkpoints" / env.run_id / f"{task_id}.pkl"
+    folder = checkpoint_folder(env.project_dir)
+    path = (folder / env.run_id / f"{task_id}.pkl").resolve()
+    if folder not in path.parents:      # ids follow NAME_PATTERN; this is the last guard
+        raise CheckpointUnreadable(f"checkpoint of task {task_id!r} would be {path}, outside "
+                                   f"{folder}; rename the plugin or hook")
+    return path
+
+
+def outside_folder(ref: dict | None, project_dir: str | Path) -> str | None:
+    """The path of a file checkpoint outside the project's checkpoint folder, else None."""
+    if not ref or ref.get("kind") != "file":
+        return None
+    path = Path(str(ref.get("path", ""))).resolve()
+    return None if checkpoint_folder(project_dir) in path.parents else str(path)
 
 
 def existing_checkpoint(env: RunEnv, task_id: str) -> dict | None:
@@ -65,8 +85,14 @@ def existing_checkpoint(env: RunEnv, task_id: str) -> dict | None:
     return None
 
 
-def load_checkpoint(store: StoreAddress, ref: dict) -> Any:
-    """The output a checkpoint reference points at (FileNotFoundError when it is gone)."""
+def load_checkpoint(store: StoreAddress, ref: dict, project_dir: str | Path | None = None) -> Any:
+    """The output a checkpoint reference points at (FileNotFoundError when it is gone,
+    CheckpointUnreadable when it is corrupt or, given `project_dir`, a file outside its
+    checkpoint folder)."""
+    if project_dir is not None and outside_folder(ref, project_dir):
+        raise CheckpointUnreadable(f"checkpoint {ref['path']} is outside the project's "
+                                   f"checkpoint folder {checkpoint_folder(project_dir)}; "
+                                   "it was not read")
     if ref["kind"] == "gridfs":
         bucket = gridfs.GridFS(store.system_db(), collection="checkpoints")
         try:
@@ -75,4 +101,9 @@ def load_checkpoint(store: StoreAddress, ref: dict) -> Any:
             raise FileNotFoundError(f"checkpoint {ref['id']} is no longer in GridFS") from None
     else:
         data = Path(ref["path"]).read_bytes()
-    return pickle.loads(data)
+    try:
+        return pickle.loads(data)
+    except Exception as error:      # truncated or overwritten: unusable, not a task failure
+        name = ref.get("path") or f"GridFS checkpoint {ref.get('id')}"
+        raise CheckpointUnreadable(f"checkpoint {name} is corrupt ({type(error).__name__}: "
+                                   f"{error}); it is treated as missing") from None

@@ -17,6 +17,8 @@ from dataflow.worker.attempts import run_with_retries
 from dataflow.worker.cache import cache_key, cached_output, remember
 from dataflow.worker.cancel_flags import cancel_reason, hard_stop, request_cancel, running_here
 from dataflow.worker.checkpoints import existing_checkpoint, load_checkpoint, save_checkpoint
+from dataflow.worker.plugin_log import log_record
+from dataflow.errors import CheckpointUnreadable
 from dataflow.events import emit
 from dataflow.model import Outcome, PlannedTask, RunEnv
 from dataflow.outputs import summarize
@@ -59,7 +61,7 @@ def _restored(env: RunEnv, task: PlannedTask) -> Outcome:
     if task.restore is None:       # marked success by an operator: no output to pass on
         return Outcome(task.plugin, task.hook, TaskStatus.COMPLETED, extra={"reused": "marked_success",
                                                                   "no_output": True})
-    output = load_checkpoint(env.store, task.restore)
+    output = load_checkpoint(env.store, task.restore, env.project_dir)
     return Outcome(task.plugin, task.hook, TaskStatus.COMPLETED, output=output,
                    extra={"reused": "checkpoint", "checkpoint": task.restore})
 
@@ -70,8 +72,11 @@ def _recomputed(env: RunEnv, task: PlannedTask) -> Outcome | None:
     if ref is None:
         return None
     try:
-        output = load_checkpoint(env.store, ref)
+        output = load_checkpoint(env.store, ref, env.project_dir)
     except FileNotFoundError:
+        return None
+    except CheckpointUnreadable as error:
+        _warn_rerun(env, task, error)
         return None
     return Outcome(task.plugin, task.hook, TaskStatus.COMPLETED, output=output,
                    extra={"reused": "checkpoint", "checkpoint": ref})
@@ -103,6 +108,11 @@ def _computed(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...]) -> 
     return outcome
 
 
+def _warn_rerun(env: RunEnv, task: PlannedTask, error: CheckpointUnreadable) -> None:
+    emit(log_record(env, task.hook, task.plugin, "WARNING",
+                    f"{error}; the task runs again (delete the file to silence this)", {}))
+
+
 def _outcome(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...]) -> Outcome:
     skipped = _not_run(env, task, upstream)
     if skipped is not None:
@@ -114,6 +124,8 @@ def _outcome(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...]) -> O
                 return _restored(env, task)
             except FileNotFoundError:      # checkpoint cleaned up: run the task again
                 pass
+            except CheckpointUnreadable as error:      # corrupt: as if missing, said so
+                _warn_rerun(env, task, error)
         return _computed(env, task, upstream)
     except Exception as error:       # checkpoint or cache trouble: the task fails, visibly
         return Outcome(task.plugin, task.hook, TaskStatus.FAILED, error=f"{type(error).__name__}: {error}",

@@ -1,0 +1,249 @@
+"""The cron loop: fires scheduled pipelines through a RunService, inside `dataflow serve`
+or standalone (`dataflow scheduler`).
+
+Each tick: take or renew the lease (only its holder fires), read the pipelines and pause
+overrides, decide the fire times due (`due_fires`, `overlap_action`), record each one
+(`schedule_fires`) before triggering its run, persist each pipeline's last fire time
+(`schedule_state`). Between ticks it sleeps until the next fire time, but never longer
+than a third of the lease (nor `MAX_SLEEP_SECONDS`).
+
+    loop = SchedulerLoop(service).start()       # a BackgroundThread
+    loop.status()                               # for /health and the UI
+    loop.stop()                                 # lease released, stop recorded
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from dataflow.background import BackgroundThread
+from dataflow.errors import DataflowError
+from dataflow.schedule.active import active_runs
+from dataflow.schedule.catchup import due_fires
+from dataflow.schedule.clock import (MAX_SLEEP_SECONDS, Clock, SystemClock,
+                                     bounded_sleep_seconds)
+from dataflow.schedule.firing import FireBatch, state_changes
+from dataflow.schedule.lease import Lease, default_holder
+from dataflow.schedule.roster import Roster
+from dataflow.schedule.status import loop_health, loop_status
+from dataflow.store import schedules as store
+
+if TYPE_CHECKING:
+    from dataflow.run.service import RunService
+
+log = logging.getLogger("dataflow.schedule")
+QUEUE_POLL = 1.0                    # seconds between ticks while fire times are queued
+RETENTION = timedelta(days=30)      # fire records older than this are deleted
+PRUNE_EVERY = timedelta(hours=1)
+STOP_WAIT = 30.0                    # seconds stop() waits for a tick in progress
+TRIGGER_THREADS = 8                 # runs of one tick triggered at once
+
+
+class SchedulerLoop:
+    """Fires the project's scheduled pipelines through `service` (see the module doc).
+
+    `listeners` get `(kind, data)`: "fire" with each fire record as written, "first_task"
+    with {pipeline, run_id, seconds} (submitted → first task started), "tick" with
+    {time, holding}. Runs it starts report through `on_event`, registered on `service`.
+    """
+
+    def __init__(self, service: RunService, clock: Clock | None = None,
+                 lease_ttl: float = 15.0, holder: str | None = None):
+        self.service, self.clock, self.lease_ttl = service, clock or SystemClock(), lease_ttl
+        self.lease = Lease(lambda: self.db, holder or default_holder(), lease_ttl)
+        self.roster = Roster()
+        self.listeners: list[Callable[[str, dict], None]] = []
+        self.last_tick: datetime | None = None
+        self._queued: dict[str, list[dict]] = {}            # pipeline -> queued fire records
+        self._awaiting_start: dict[str, tuple[str, float]] = {}    # run: (pipeline, wall)
+        self._lock = threading.Lock()
+        self._thread: BackgroundThread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pruned: datetime | None = None
+        self._last_pipelines: dict | None = None
+        service.add_listener(self.on_event)
+
+    @property
+    def holder(self) -> str:
+        return self.lease.holder
+
+    @property
+    def holding(self) -> bool:
+        return self.lease.holding
+
+    @property
+    def db(self):
+        return self.service.project.db
+
+    # --- the thread --------------------------------------------------------------------
+    def start(self) -> SchedulerLoop:
+        self._thread = BackgroundThread("dataflow-scheduler", self._run, STOP_WAIT).start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop the thread (a tick in progress ends first); True once it has ended."""
+        return True if self._thread is None else self._thread.stop(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self, stopping: threading.Event) -> None:
+        reason = "stopped"
+        try:
+            while not stopping.is_set():
+                try:
+                    next_due = self.tick()
+                except Exception:       # store down, a bug: logged, tried again soon
+                    log.exception("scheduler tick failed; trying again")
+                    next_due = None
+                self._wait(self.sleep_seconds(next_due), stopping)
+        except BaseException as error:
+            reason = f"failed: {error!r}"
+            raise
+        finally:
+            self.close(reason)
+
+    def _wait(self, seconds: float, stopping: threading.Event) -> None:
+        """Sleep; a stop cuts it short (a FakeClock just moves on at once)."""
+        stopping.wait(seconds) if isinstance(self.clock, SystemClock) else self.clock.sleep(seconds)
+
+    def sleep_seconds(self, next_due: datetime | None) -> float:
+        """How long to sleep before the next tick: until `next_due`, bounded by a third of
+        the lease (and by QUEUE_POLL while fire times are queued)."""
+        bound = min(MAX_SLEEP_SECONDS, self.lease_ttl / 3)
+        if any(self._queued.values()):
+            bound = min(bound, QUEUE_POLL)
+        return bounded_sleep_seconds(self.clock.now(), next_due, bound)
+
+    def close(self, reason: str = "stopped") -> None:
+        """Give the lease up and record the stop (the thread does this as it ends)."""
+        try:
+            self.service.project.recorder.flush(STOP_WAIT)     # state stored, then the lease
+            self.lease.release(self.clock.now(), reason)
+        except Exception:
+            log.exception("scheduler %s could not record its stop", self.holder)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+        self.roster.reset()
+
+    # --- one pass --------------------------------------------------------------------
+    def tick(self) -> datetime | None:
+        """Renew the lease and, holding it, fire what is due; the next fire time (None
+        when nothing is scheduled or another loop holds the lease)."""
+        db, now, held = self.db, self.clock.now(), self.holding
+        holding = self.lease.renew(now)
+        if holding != held:
+            self._lease_changed(db, holding)
+        self.last_tick, next_due = now, None
+        if holding:
+            next_due = self._fire_due(db, now)
+            self._prune(db, now)
+        self._notify("tick", {"time": now, "holding": holding})
+        return next_due
+
+    def _lease_changed(self, db, holding: bool) -> None:
+        """Taking the lease: read where every pipeline stands, and the queue, afresh."""
+        self.roster.reset()
+        self._queued = {}
+        for record in store.queued_fires(db) if holding else ():
+            self._queued.setdefault(record["pipeline"], []).append(record)
+
+    def _fire_due(self, db, now: datetime) -> datetime | None:
+        overrides = {name: doc["paused"] for name, doc in store.pause_overrides(db).items()}
+        new = self.roster.sync(self._pipelines(), overrides,
+                               lambda names: store.pipeline_states(db, names), now)
+        if new:
+            store.save_states(db, {name: {"watched_since": now} for name in new}, now)
+        due = self.roster.due(now)
+        waiting = [name for name, queue in self._queued.items()
+                   if queue and name in self.roster.entries]
+        if not due and not waiting:
+            return self.roster.next_due()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(TRIGGER_THREADS, "dataflow-scheduler")
+        batch = FireBatch(now, self.holder, self._active_runs(db), self._queued, self._pool)
+        for name in waiting:
+            batch.dequeue(self.roster.entries[name].policy)
+        decisions = {}
+        for entry in due:
+            decisions[entry.name] = decision = due_fires(entry.policy, entry.last_fired, now,
+                                                         started_at=entry.started_at)
+            batch.drop(entry.policy, decision)
+            for logical_time in decision.fire:
+                batch.fire(entry.policy, logical_time)
+        records = batch.commit(db, self.service, self.clock.now, self._started)
+        for entry in due:
+            entry.handled(decisions[entry.name].last_fired)
+        for name, fields in state_changes(due, records).items():    # through the Recorder
+            self.service.project.recorder.record(store.STATE, name, {**fields, "updated": now})
+        for record in records:
+            self._notify("fire", record)
+        return self.roster.next_due()
+
+    def _pipelines(self) -> dict:
+        """The project's pipelines; the last good ones while its config is broken (their
+        runs then fail to start, and the fire records say why)."""
+        try:
+            self._last_pipelines = self.service.project.pipelines
+        except DataflowError as error:
+            if self._last_pipelines is None:
+                raise
+            log.warning("scheduler: pipelines unreadable, using the last good ones: %s", error)
+        return self._last_pipelines
+
+    def _active_runs(self, db) -> dict[str, list[str]]:
+        here = dict(self.service.engine.active_runs)
+        with self._lock:
+            for run_id in [r for r in self._awaiting_start if r not in here]:
+                del self._awaiting_start[run_id]
+        return active_runs(store.active_runs_by_pipeline(db), here)
+
+    def _started(self, record: dict, run_id: str) -> None:
+        """A run was triggered (on a pool thread): follow it; renew the lease during a
+        long burst, so a standby loop does not take over from a busy one."""
+        with self._lock:
+            self._awaiting_start[run_id] = (record["pipeline"], time.time())
+        self.lease.renew_if_due(self.clock.now())
+
+    def _prune(self, db, now: datetime) -> None:
+        if self._pruned is None or now - self._pruned >= PRUNE_EVERY:
+            self._pruned = now
+            store.prune_fires(db, now - RETENTION)
+
+    # --- what others see ---------------------------------------------------------------
+    def on_event(self, event: dict) -> None:
+        """A run event (RunService listener): the first task_started of a run this loop
+        started gives the submitted → first task started lag, once per run."""
+        if event.get("kind") != "task_started":
+            return
+        with self._lock:
+            started = self._awaiting_start.pop(str(event.get("run_id")), None)
+        if started is not None:
+            pipeline, submitted = started
+            seconds = max(0.0, float(event.get("started") or time.time()) - submitted)
+            self._notify("first_task", {"pipeline": pipeline, "run_id": event["run_id"],
+                                        "seconds": seconds})
+
+    def _notify(self, kind: str, data: dict) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(kind, data)
+            except Exception:
+                log.exception("scheduler listener failed on %s", kind)
+
+    def queued_count(self) -> int:
+        return sum(len(queue) for queue in self._queued.values())
+
+    def status(self) -> dict:
+        """The lease, the last tick and where each pipeline stands, as plain data."""
+        return loop_status(self)
+
+    def health(self) -> dict:
+        """For /health: {"ok": bool, ...}; ok while running and ticking."""
+        return loop_health(self)
