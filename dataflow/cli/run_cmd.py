@@ -6,6 +6,7 @@ this process instead, as with no server.
 """
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -16,7 +17,6 @@ from dataflow.cli.common import (EXIT_CODES, console, handles_errors, open_proje
                                  project_option, seconds, styled)
 from dataflow.cli.config_values import parse_assignments, parse_file
 from dataflow.cli import phases
-from dataflow.cli.local_run import run_here
 from dataflow.cli.remote_run import run_on_server
 from dataflow.config.layers import deep_merge
 from dataflow.config.validate import project_problems
@@ -105,9 +105,10 @@ def run_command(pipeline, dry_run, assignments, config_file, local, verbose, as_
     if server is not None:
         result: Any = run_on_server(project, server, plan, overrides, as_json=as_json,
                                     use_cache=not no_cache)
-    else:
-        result = run_here(project, plan, verbose=verbose, as_json=as_json,
-                          use_cache=not no_cache, run_fields=fields)
+    else:       # Dask is imported only for a run in this process (a server runs it warm)
+        local_run = importlib.import_module("dataflow.cli.local_run")
+        result = local_run.run_here(project, plan, verbose=verbose, as_json=as_json,
+                                    use_cache=not no_cache, run_fields=fields)
     if as_json:
         print_json({"run_id": result.run_id, "status": result.status,
                     "duration": result.duration, "tasks": result.tasks})
