@@ -27,6 +27,7 @@ MIN_DUTY = 0.1            # never starve the workers completely
 IDLE_SHARE = 0.02         # workers using less of the machine than this are not worth pausing
 SMOOTHING = 0.5           # weight of the newest measurement
 PERIOD = 0.1              # seconds
+IDLE_PERIOD = 0.4         # seconds between measurements while the workers are idle
 PID_REFRESH = 2.0         # seconds between refreshes of the worker pid list
 
 
@@ -93,7 +94,9 @@ class CpuGovernor:
 
     def _cycle(self) -> None:
         started, worker_before = time.monotonic(), self._worker_cpu_seconds()
-        self._pause_phase(self.duty * self.period)
+        idle = self.duty >= 1.0 and self.share < IDLE_SHARE
+        # idle workers are only watched, less often: the governor then costs next to nothing
+        self._pause_phase(IDLE_PERIOD if idle else self.duty * self.period)
         elapsed = max(time.monotonic() - started, 1e-3)
         worker_share = (self._worker_cpu_seconds() - worker_before) / (elapsed * self._cores)
         machine = psutil.cpu_percent(None) / 100.0
