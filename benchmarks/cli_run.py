@@ -124,8 +124,11 @@ def _alternate(args, kinds: dict, project: Path, env: dict) -> dict:
           f"{medians['dataflow']:.3f} s; plain Dask script {medians['raw']:.3f} s; ratio "
           f"{ratio:.2f}x (target <= {target}x: {'met' if ratio <= target else 'missed'})")
     breakdown = {name: round(statistics.median(values), 3) for name, values in phases.items()}
+    previous = None
     for name, seconds in breakdown.items():
-        print(f"  phase {name:<22} {seconds:.3f} s (median, from process start)")
+        step = "" if previous is None else f" (+{seconds - previous:.3f} s)"
+        print(f"  phase {name:<22} at {seconds:.3f} s from process start{step}")
+        previous = seconds
     return {"benchmark": "cli_run", "server": args.server, "reps": args.reps,
             "dataflow_s": round(medians["dataflow"], 3), "raw_s": round(medians["raw"], 3),
             "ratio": round(ratio, 3), "target": target, "target_met": ratio <= target,

@@ -1,4 +1,4 @@
-"""Fixtures and helpers of tests/test_alert_wiring.py: a local HTTP server as the Slack
+"""Fixtures and helpers of the alert tests: a local HTTP server as the Slack
 webhook (`slack`), a local SMTP server (`smtp`, aiosmtpd), system.yaml text, an engine
 with the project's alerts listening."""
 from __future__ import annotations
@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from conftest import free_port
 
 from dataflow.alerts.service import AlertService
@@ -26,6 +27,7 @@ class SlackHandler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         time.sleep(self.server.delay)
         self.server.posts.append(body)
+        self.server.paths.append(self.path)
         with contextlib.suppress(OSError):      # the client may have given up
             self.send_response(200)
             self.end_headers()
@@ -35,8 +37,10 @@ class SlackHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def slack():
+    """A webhook on loopback: `.url`, and `.posts` (JSON bodies) and `.paths` received;
+    set `.delay` to make it slow."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), SlackHandler)
-    server.daemon_threads, server.posts, server.delay = True, [], 0.0
+    server.daemon_threads, server.posts, server.paths, server.delay = True, [], [], 0.0
     server.url = f"http://127.0.0.1:{server.server_port}/services/T000/B000/{TOKEN}"
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
@@ -45,6 +49,8 @@ def slack():
 
 
 class Mailbox:
+    """What a local SMTP server received: (recipients, parsed message) pairs."""
+
     def __init__(self):
         self.messages = []
 
@@ -54,14 +60,28 @@ class Mailbox:
         return "250 OK"
 
 
-@pytest.fixture
-def smtp():
+@contextlib.contextmanager
+def smtp_server(password: str | None = None):
+    """A real SMTP server on loopback (aiosmtpd); with `password`, logins must give it.
+    Yields its Mailbox, with `.port`."""
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=auth_data.password == password.encode(), handled=False)
     mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(),
+                            **({"authenticator": authenticate, "auth_require_tls": False}
+                               if password else {}))
     controller.start()
     mailbox.port = controller.port
-    yield mailbox
-    controller.stop()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp():
+    with smtp_server() as mailbox:
+        yield mailbox
 
 
 def slack_system(url: str, **alerts) -> str:

@@ -2,77 +2,34 @@
 (aiosmtpd) for email, real threads and sockets; absence rules on fixed datetimes."""
 from __future__ import annotations
 
-import contextlib
-import email
-import email.policy
 import json
 import logging
-import threading
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 
+from alert_fixtures import TOKEN, slack, smtp_server  # noqa: F401 (slack is a fixture)
 from conftest import free_port, wait_until
 from dataflow.alerts import (Alert, AlertDispatcher, AlertRules, AlertSettings, EmailNotifier,
                              EmailSettings, SlackNotifier, pipeline_email, redact,
                              run_finished_event, send_test_alert)
 from dataflow.statuses import RunStatus, TaskStatus
 
-TOKEN, PASSWORD = "XyZsecretTOKEN123", "right-password-42"
+PASSWORD = "right-password-42"
 UTC = timezone.utc
 MAIL = EmailSettings(smtp_host="127.0.0.1", username="dataflow", password=PASSWORD, starttls=False,
                      sender="dataflow@example.com", to=("ops@example.com",))
 PIPELINES = {"prices": {"email": {"on_success": True, "to": ["desk@example.com"]}}}
 
 
-class SlackHandler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        time.sleep(self.server.delay)
-        self.server.posts.append({"path": self.path, "body": body})
-        with contextlib.suppress(OSError):      # the client may have given up (timeout test)
-            self.send_response(200)
-            self.end_headers()
-
-    log_message = lambda self, *args: None      # noqa: E731 -- quiet
-
-
-@pytest.fixture
-def slack():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlackHandler)
-    server.daemon_threads, server.posts, server.delay = True, [], 0.0
-    server.url = f"http://127.0.0.1:{server.server_port}/services/T000/B000/{TOKEN}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-class Mailbox:
-    async def handle_DATA(self, server, session, envelope):
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((envelope.rcpt_tos, parsed))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp():
-    def authenticate(server, session, envelope, mechanism, auth_data):
-        return AuthResult(success=auth_data.password == PASSWORD.encode(), handled=False)
-
-    mailbox = Mailbox()
-    mailbox.messages = []
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(),
-                            authenticator=authenticate, auth_require_tls=False)
-    controller.start()
-    mailbox.email = replace(MAIL, smtp_port=controller.port)
-    yield mailbox
-    controller.stop()
+    """A local SMTP server that requires PASSWORD; `.email` are settings that reach it."""
+    with smtp_server(PASSWORD) as mailbox:
+        mailbox.email = replace(MAIL, smtp_port=mailbox.port)
+        yield mailbox
 
 
 def log_event(level="ERROR", message="feed down"):
@@ -146,9 +103,9 @@ def test_slack_receives_the_alert_payload(slack, caplog):
         assert dispatcher.flush(5) and dispatcher.stats()["sent"] == 1
     assert "POST ***" in caplog.text and TOKEN not in caplog.text
     post = slack.posts[0]
-    assert post["path"] == f"/services/T000/B000/{TOKEN}"
-    blocks = json.dumps(post["body"]["blocks"])
-    assert "FATAL" in post["body"]["text"] and "disk full" in post["body"]["text"]
+    assert slack.paths[0] == f"/services/T000/B000/{TOKEN}"
+    blocks = json.dumps(post["blocks"])
+    assert "FATAL" in post["text"] and "disk full" in post["text"]
     for word in ("FATAL", "pipeline stopped", "prices", "fetch", "r1", "disk full", "XYZ"):
         assert word in blocks, word
 
@@ -163,8 +120,8 @@ def test_identical_alerts_collapse_into_one_summary(slack):
         assert dispatcher.flush(5)
         stats = dispatcher.stats()
     assert len(slack.posts) == 2
-    assert "(repeated" not in slack.posts[0]["body"]["text"]
-    assert "(repeated 4 times in the last 0.5 s)" in slack.posts[1]["body"]["text"]
+    assert "(repeated" not in slack.posts[0]["text"]
+    assert "(repeated 4 times in the last 0.5 s)" in slack.posts[1]["text"]
     assert (stats["sent"], stats["collapsed"], stats["undelivered"]) == (2, 4, 0)
 
 

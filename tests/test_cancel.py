@@ -10,7 +10,6 @@ import sys
 import time
 from contextlib import contextmanager
 
-import pytest
 from conftest import RUN_TIMEOUT, plugin_source, wait_until
 
 from dataflow import Project

@@ -7,7 +7,6 @@ import json
 import re
 import time
 
-import pytest
 from conftest import RUN_TIMEOUT, plugin_source, wait_until
 
 PIPELINES = """

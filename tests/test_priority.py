@@ -3,7 +3,6 @@ submitted later overtakes queued work of lower priority - jobs inside a plugin
 (`priority="critical" | "high" | "low"`) and whole pipelines (`priority:` in pipelines.yaml)."""
 from __future__ import annotations
 
-import pytest
 from conftest import RUN_TIMEOUT, plugin_source, wait_until
 
 # Plugin bodies (plugin_source with out=out_dir); "release" (the test's teardown at the

@@ -128,15 +128,22 @@ def test_catchup_after_a_restart_follows_the_policy(scheduled, keys, late, fired
             assert finished(service, record["run_id"]) == RunStatus.COMPLETED
 
 
-def test_overlap_skip_is_recorded_with_its_reason_and_queue_starts_later(scheduled, out_dir):
-    service = scheduled(pipelines_yaml(skips={"schedule": "*/15 * * * *"},
-                                       queues={"schedule": "*/15 * * * *", "overlap": "queue"}))
+def fired_at_1015_and_held(service, out_dir):
+    """A loop on a fake clock that has fired the 10:15 runs, whose plugins are held
+    (they wait for OUT/go); returns (clock, loop)."""
     out_dir.touch("hold")
     clock = FakeClock(at(2026, 5, 4, 10, 14))
     loop = SchedulerLoop(service, clock)
     loop.tick()
     clock.set(at(2026, 5, 4, 10, 15, 1))
     loop.tick()
+    return clock, loop
+
+
+def test_overlap_skip_is_recorded_with_its_reason_and_queue_starts_later(scheduled, out_dir):
+    service = scheduled(pipelines_yaml(skips={"schedule": "*/15 * * * *"},
+                                       queues={"schedule": "*/15 * * * *", "overlap": "queue"}))
+    clock, loop = fired_at_1015_and_held(service, out_dir)
     clock.set(at(2026, 5, 4, 10, 30, 1))
     loop.tick()
     assert seen(service) == [("10:15 UTC", "started")] * 2 + [("10:30 UTC", "queued"),
@@ -157,12 +164,7 @@ def test_overlap_skip_is_recorded_with_its_reason_and_queue_starts_later(schedul
 def test_overlap_cancel_running_cancels_the_older_run(scheduled, out_dir):
     service = scheduled(pipelines_yaml(fresh={"schedule": "*/15 * * * *",
                                               "overlap": "cancel_running"}))
-    out_dir.touch("hold")
-    clock = FakeClock(at(2026, 5, 4, 10, 14))
-    loop = SchedulerLoop(service, clock)
-    loop.tick()
-    clock.set(at(2026, 5, 4, 10, 15, 1))
-    loop.tick()
+    clock, loop = fired_at_1015_and_held(service, out_dir)
     wait_until(lambda: out_dir.count("work") == 1, RUN_TIMEOUT, message="the first run to start")
     clock.set(at(2026, 5, 4, 10, 30, 1))
     loop.tick()

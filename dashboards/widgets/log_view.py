@@ -14,7 +14,7 @@ from dashboards import formats
 from dashboards.live import Pusher
 from dataflow.store.logs import read_logs
 from dataflow.store.run_views import tail_logs
-from dataflow.log_levels import LEVELS
+from dataflow.log_levels import LEVELS, levels_at_least
 
 ANY = "(all plugins)"
 SHOWN = 500                # records on display at most (the newest)
@@ -57,8 +57,7 @@ class LogView:
 
     @property
     def levels(self) -> list[str]:
-        threshold = LEVELS[self.level.value]
-        return [name for name, value in LEVELS.items() if value >= threshold]
+        return levels_at_least(self.level.value) or list(LEVELS)
 
     @property
     def plugin_filter(self) -> str | None:

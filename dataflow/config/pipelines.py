@@ -8,7 +8,7 @@ from typing import Any
 from dataflow.config.schema_check import document_problems
 from dataflow.config.settings import PRIORITIES
 from dataflow.config.yaml_file import YamlDocument, read_yaml
-from dataflow.schedule.cron import CRON_FIX, cron_error
+from dataflow.schedule.cron import cron_error
 from dataflow.schedule.policy import POLICY_KEYS, VALIDATORS
 
 PIPELINES_FILE = "config/pipelines.yaml"

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from dataflow.errors import AlreadyExists, Conflict, NotFound, PipelineValidationError
 from dataflow.config.schema_check import config_field_errors
 from dataflow.store import pipelines as store
-from dataflow.config.pipelines import (CRON_FIX, NAME_PATTERN, PIPELINE_SCHEMA, PIPELINES_FILE, Pipeline,
-                           PipelinesFile, schedule_error)
+from dataflow.config.pipelines import (NAME_PATTERN, PIPELINE_SCHEMA, PIPELINES_FILE, Pipeline,
+                                       PipelinesFile, schedule_error)
+from dataflow.schedule.cron import CRON_FIX
 
 if TYPE_CHECKING:
     from dataflow.project import Project

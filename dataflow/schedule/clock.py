@@ -85,3 +85,8 @@ def sleep_until_next(clock: Clock, next_fire: datetime | None,
     if seconds > 0:
         clock.sleep(seconds)
     return seconds
+
+
+def iso_utc(value):
+    """An aware datetime as ISO 8601 in UTC; anything else (None) as it is."""
+    return value.astimezone(timezone.utc).isoformat() if isinstance(value, datetime) else value

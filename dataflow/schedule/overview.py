@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from dataflow.errors import ConfigError, Conflict, PipelineNotFound
 from dataflow.schedule.catchup import due_fires
+from dataflow.schedule.clock import iso_utc as _iso
 from dataflow.schedule.describe import describe_schedule
 from dataflow.schedule.policy import SchedulePolicy
 from dataflow.schedule.roster import effective_policy
@@ -23,10 +24,6 @@ if TYPE_CHECKING:
 RECENT = 20                 # fire records listed
 FIRE_FIELDS = ("pipeline", "logical_time", "decided", "outcome", "reason", "run_id",
                "submitted", "earlier_dropped")
-
-
-def _iso(value):
-    return value.astimezone(timezone.utc).isoformat() if isinstance(value, datetime) else value
 
 
 def fire_view(record: dict) -> dict:

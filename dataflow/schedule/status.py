@@ -2,17 +2,14 @@
 pipeline stands) for the UI and `/api/schedules`, and its health for `/health`."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
+
+from dataflow.schedule.clock import iso_utc as _iso
 
 if TYPE_CHECKING:
     from dataflow.schedule.loop import SchedulerLoop
 
 STALE_TICK = 60.0       # seconds without a tick after which a running loop is unhealthy
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.astimezone(timezone.utc).isoformat() if when else None
 
 
 def loop_status(loop: SchedulerLoop) -> dict:

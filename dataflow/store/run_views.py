@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pymongo import DESCENDING
 
 from dataflow.statuses import ACTIVE_RUN_STATUSES
+from dataflow.store import run_pages
 from dataflow.store.history import RECENT_WINDOWS, RUN_LIST_FIELDS
 
 PAGE_FIELDS = {**RUN_LIST_FIELDS, "resumed_from": 1, "resumed_by": 1}
@@ -82,16 +83,15 @@ def runs_page(db, run_filter: RunFilter, before: datetime | None = None,
 def matching_run_ids(db, run_filter: RunFilter, statuses, exclude_resumed: bool = False,
                      limit: int = BULK_LIMIT) -> list[str]:
     """Ids of the runs matching the filter whose status is one of `statuses` (newest
-    first, at most `limit`); `exclude_resumed` leaves out runs already resumed."""
-    query = {**run_filter.query(), "status": {"$in": [str(s) for s in statuses]}}
-    if run_filter.status:
-        if run_filter.status not in query["status"]["$in"]:
+    first, at most `limit`); `exclude_resumed` leaves out runs already resumed. The same
+    query as the API's bulk actions (run_pages.matching_run_ids), from the page's filter."""
+    if run_filter.status:           # the filter narrows the statuses to its own
+        if run_filter.status not in {str(s) for s in statuses}:
             return []
-        query["status"] = run_filter.status
-    if exclude_resumed:
-        query["resumed_by"] = None
-    return [doc["_id"] for doc in db["runs"].find(query, {"_id": 1})
-            .sort("started", DESCENDING).limit(limit)]
+        statuses = [run_filter.status]
+    return run_pages.matching_run_ids(db, statuses, run_filter.pipeline, run_filter.trigger,
+                                      run_filter.since, run_filter.until, limit,
+                                      not_resumed=exclude_resumed)
 
 
 def recent_by_pipeline(db, pipelines, per_pipeline: int = 20) -> dict[str, list[dict]]:
