@@ -11,8 +11,9 @@ started at least 15 s before a boundary (plugins loaded, cluster up), then runs 
 
     due → submitted            fire record `submitted` − `due` (target p99 < 0.5 s)
     due → first task started   + the loop's submitted → first `task_started` event
-    loop CPU idle              the CPU of the loop's threads (its own and its trigger
-                               pool's, per-thread times from psutil) over the quiet part of
+    loop CPU idle              the CPU of the loop's thread (which starts a burst's runs
+                               together: RunService.trigger_many; per-thread times from
+                               psutil; run followers not counted) over the quiet part of
                                each minute (burst end + 10 s to :58), as % of one core
                                (target < 1 %); also the whole process's (Dask client,
                                Recorder, run followers, ...)
@@ -85,7 +86,7 @@ class Watch:
 
 
 def scheduler_cpu(process: psutil.Process) -> float:
-    """CPU seconds of the loop's threads: its own and its trigger pool's."""
+    """CPU seconds of the loop's thread(s) ("dataflow-scheduler*")."""
     ids = {thread.native_id for thread in threading.enumerate()
            if thread.name.startswith("dataflow-scheduler")}
     return sum(t.user_time + t.system_time for t in process.threads() if t.id in ids)

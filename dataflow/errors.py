@@ -9,7 +9,8 @@
     │   ├── NotRunning               cancel of a run that is not running
     │   ├── StillRunning             an action that needs a finished run
     │   ├── NotResumable             resume of a run in a status that cannot be resumed
-    │   └── AlreadyExists            a name already taken (duplicate)
+    │   ├── AlreadyExists            a name already taken (duplicate)
+    │   └── PreconditionUnmet        not started: an upstream is stale or a gate is closed
     ├── InvalidInput                 422: the user's input is wrong (carries Problems)
     │   ├── ConfigError              a config file is wrong
     │   ├── ConfigValidationError    a plugin config does not match its CONFIG_SCHEMA
@@ -28,45 +29,14 @@
     ├── AlertSendError               a Slack or email alert could not be delivered
     └── JobsCancelled                a plugin's jobs were cancelled with its run
 
-`StoreError` is the historic name of `StoreUnavailable`. A `Problem` is one thing
-wrong with the user's input: where (file, key, line), what, and how to fix it.
-Validation collects all of them before failing.
+`StoreError`: old name of `StoreUnavailable`. `Problem` (problems.py): where, what, the fix.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from difflib import get_close_matches
 
-
-def did_you_mean(name: object, known: Iterable[str]) -> str:
-    """' (did you mean 'x'?)' for a mistyped name, else ''."""
-    matches = get_close_matches(str(name), list(known), n=1, cutoff=0.6)
-    return f" (did you mean {matches[0]!r}?)" if matches else ""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a project, located precisely enough to fix it."""
-
-    file: str
-    key: str
-    message: str
-    fix: str = ""
-    line: int | None = None
-    warning: bool = False           # reported, but does not stop a run or fail `validate`
-
-    def location(self) -> str:
-        where = self.file + (f":{self.line}" if self.line else "")
-        return f"{where} [{self.key}]" if self.key else where
-
-    def __str__(self) -> str:
-        text = ("warning: " if self.warning else "") + f"{self.location()}: {self.message}"
-        return f"{text}\n    fix: {self.fix}" if self.fix else text
-
-    def as_dict(self) -> dict:
-        return {"file": self.file, "key": self.key, "line": self.line,
-                "message": self.message, "fix": self.fix, "warning": self.warning}
+# re-exported: the rest of the code imports them from here
+from dataflow.problems import Problem as Problem, did_you_mean as did_you_mean
 
 
 class DataflowError(Exception):
@@ -163,8 +133,7 @@ class ConfigError(InvalidInput):
 
     def __init__(self, problems: list[Problem] | Problem):
         listed = [problems] if isinstance(problems, Problem) else list(problems)
-        count = len(listed)
-        head = f"{count} problem{'s' if count != 1 else ''} in the project configuration"
+        head = f"{len(listed)} problem{'s' if len(listed) != 1 else ''} in the project configuration"
         super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in listed), listed)
 
 
@@ -213,10 +182,9 @@ class PipelineNotFound(NotFound):
     def __init__(self, name: str, known: list[str]):
         self.name = name
         known_text = ", ".join(sorted(known)) or "none defined"
-        super().__init__(
-            f"no pipeline named {name!r}{did_you_mean(name, known)} (known: {known_text}); define it under `pipelines:` "
-            f"in config/pipelines.yaml, or store it with `dataflow pipelines create {name} "
-            "--hooks HOOK,...`")
+        super().__init__(f"no pipeline named {name!r}{did_you_mean(name, known)} (known: "
+                         f"{known_text}); define it under `pipelines:` in config/pipelines.yaml, "
+                         f"or store it with `dataflow pipelines create {name} --hooks HOOK,...`")
 
 
 class PluginNotFound(NotFound, PluginError):
@@ -234,11 +202,15 @@ class StillRunning(Conflict):
 
 
 class NotResumable(Conflict):
-    """The run's status does not allow a resume."""
+    """The run's status does not allow a resume, it was resumed (--again), or is being so."""
 
 
 class AlreadyExists(Conflict):
     """The name is already taken."""
+
+
+class PreconditionUnmet(Conflict):
+    reason, wait = "", False    # the stale upstream or closed gate; on_unmet: wait (retried)
 
 
 class PluginStopped(BaseException):

@@ -13,7 +13,8 @@ MAX_KEYS = 8              # keys of a dict named in its summary
 
 def is_frame(value: Any) -> bool:
     """A pandas DataFrame, recognised without importing pandas (the CLI starts faster)."""
-    return type(value).__name__ == "DataFrame" and hasattr(value, "columns")
+    return (type(value).__name__ == "DataFrame" and hasattr(value, "columns")
+            and not hasattr(value, "npartitions"))      # a dask DataFrame is not read whole
 
 
 def _is_series(value: Any) -> bool:
@@ -29,6 +30,8 @@ def summarize(value: Any) -> dict:
     """Type and size of an output: rows × columns of a DataFrame, keys of a dict, ..."""
     if is_frame(value):
         return _frame_summary(value)
+    if hasattr(value, "npartitions"):      # dask: lazy, summarized without computing it
+        return {"type": f"dask {type(value).__name__}", "partitions": int(value.npartitions)}
     if _is_series(value):
         return {"type": "Series", "rows": int(value.shape[0])}
     if isinstance(value, dict):
@@ -61,6 +64,8 @@ def describe(summary: dict | None) -> str:
         return f"dict of {summary['keys']} keys{of} ({names}{more})"
     if "items" in summary:
         return f"{kind} of {summary['items']:,} items"
+    if "partitions" in summary:
+        return f"{kind} of {summary['partitions']:,} partitions"
     return kind
 
 

@@ -5,11 +5,13 @@ Everything is loaded lazily and once, so a command only pays for what it uses.
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataflow.config.env_secrets import file_env_problems
 from dataflow.config.manager import ConfigManager
 from dataflow.errors import ConfigError, NotAProject
 from dataflow.plugins.registry import PluginRegistry
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 
 _open_projects: "weakref.WeakSet[Project]" = weakref.WeakSet()
+_reload_lock = threading.RLock()
 
 
 def close_all_projects() -> None:
@@ -96,7 +99,9 @@ class Project:
         return self.pipelines_file.pipelines
 
     def file_problems(self) -> list:
-        return self._settings_read[2] + self._pipelines_read[2]
+        """system.yaml's and pipelines.yaml's problems (literal secrets in `env:` too)."""
+        problems = self._settings_read[2] + self._pipelines_read[2]
+        return problems or file_env_problems(self._settings_read[1], self._pipelines_read[1])
 
     @cached_property
     def registry(self) -> PluginRegistry:
@@ -131,10 +136,12 @@ class Project:
         return ConfigManager(self)
 
     def reload(self) -> list[str]:
-        """Re-read YAML and plugins (hot reload); returns the plugins that changed."""
-        for name in ("_settings_read", "_pipelines_read", "config"):
-            self.__dict__.pop(name, None)
-        return self.registry.reload()
+        """Re-read YAML and plugins (hot reload); returns the plugins that changed. One
+        reload at a time (the file watcher, the API and a notebook may all ask)."""
+        with _reload_lock:
+            for name in ("_settings_read", "_pipelines_read", "config"):
+                self.__dict__.pop(name, None)
+            return self.registry.reload()
 
     def close(self) -> None:
         if "registry" in self.__dict__:

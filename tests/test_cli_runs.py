@@ -139,7 +139,7 @@ def test_runs_lists_history_written_by_other_processes(runs, project):
     table = cli("runs", "--pipeline", "soft", "--limit", "1")
     assert table.returncode == 0
     assert [row[:4] for row in table_rows(table.stdout)] == [
-        [ids["soft"][:12], "soft", "completed_with_errors", "cli"]], table.stdout
+        [ids["soft"], "soft", "completed_with_errors", "cli"]], table.stdout
 
 
 def test_show_reads_a_run_by_id_prefix(runs, project):

@@ -135,7 +135,8 @@ def test_stale_state_file_is_replaced(state_dir, stale_pid):
     assert embedded_server_info(state_dir) is None
     uri = ensure_embedded_server(state_dir)
     state = _state(state_dir)
-    assert state["pid"] != pid and state["port"] != stale["port"]
+    assert state["pid"] != pid
+    assert state["port"] == stale["port"]  # the previous port, free: clients that know it reconnect
     assert psutil.pid_exists(os.getpid())  # the unrelated process was left alone
     with _client(uri) as client:
         assert client.admin.command("ping")["ok"] == 1
@@ -188,19 +189,21 @@ def test_killed_server_is_replaced(state_dir):
         assert client.dataflow_test.items.find_one({"_id": "before-kill"})
 
 
-def test_hung_server_of_ours_is_terminated_and_replaced(state_dir):
-    ensure_embedded_server(state_dir)
+def test_hung_server_of_ours_is_reported_not_replaced(state_dir):
+    uri = ensure_embedded_server(state_dir)
     hung = _state(state_dir)
     os.kill(hung["pid"], signal.SIGSTOP)  # alive, ours, holds the folder, answers nothing
     try:
-        uri = ensure_embedded_server(state_dir, timeout=20)
+        with pytest.raises(EmbeddedStoreError) as caught:
+            ensure_embedded_server(state_dir, timeout=3)
     finally:
-        with contextlib.suppress(ProcessLookupError):  # let it go on if it survived
-            os.kill(hung["pid"], signal.SIGCONT)
-    _wait_gone(hung["pid"])
-    assert _state(state_dir)["pid"] != hung["pid"]
-    with _client(uri) as client:
-        assert client.admin.command("ping")["ok"] == 1
+        os.kill(hung["pid"], signal.SIGCONT)
+    message = str(caught.value)
+    assert f"pid {hung['pid']}" in message and "did not answer within 3 s" in message
+    assert "not replaced" in message and f"kill {hung['pid']}" in message
+    assert [proc.pid for proc in _servers_on(state_dir)] == [hung["pid"]]  # no second one
+    assert ensure_embedded_server(state_dir) == uri  # resumed: the same server again
+    assert _state(state_dir) == hung
 
 
 def test_running_server_without_state_file_is_adopted(state_dir):

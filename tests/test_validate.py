@@ -52,9 +52,11 @@ CASES = {
         PIPELINES + "    shedule: '*/5 * * * *'\n", "", GOOD,
         "config/pipelines.yaml:5 [pipelines.p.shedule]: unknown key 'shedule' "
         "(did you mean 'schedule'?)",
-        "remove it or use one of: alerts, catchup, config, description, enabled, "
-        "expected_duration, grace_seconds, hooks, max_active_runs, max_catchup, max_data_age, "
-        "overlap, paused, priority, schedule, timezone"),
+        "remove it or use one of: alerts, atomic, catchup, config, depends_on, description, "
+        "enabled, "
+        "env, expected_duration, gates, grace_seconds, hooks, max_active_runs, max_catchup, "
+        "max_data_age, on_unmet, overlap, paused, priority, provides, requires, retention, "
+        "schedule, timezone"),
     "unknown-key-system": (
         PIPELINES, "cluster:\n  cpu_target: 0.5\n  adress: tcp://127.0.0.1:8786\n", GOOD,
         "config/system.yaml:3 [cluster.adress]: unknown key 'adress'",

@@ -108,11 +108,13 @@ def plugins(out: OutDir) -> dict[str, str]:
                                "purpose')\nreturn 2", FAIL_HARD=True)}
 
 
-def serve(tmp_path_factory, mongo_uri, dask_client, address: str, system: str = ""):
-    """A generator for module fixtures: yields a Served, takes it all down after."""
+def serve(tmp_path_factory, mongo_uri, dask_client, address: str, system: str = "",
+          pipelines: str = PIPELINES, make_plugins=plugins):
+    """A generator for module fixtures: yields a Served, takes it all down after.
+    `make_plugins(out)` gives the project's plugin sources."""
     root = tmp_path_factory.mktemp("web")
     out = OutDir(root / "out")
-    directory = ProjectFactory(root / "project")(PIPELINES, plugins(out), system=system)
+    directory = ProjectFactory(root / "project")(pipelines, make_plugins(out), system=system)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in store_variables(mongo_uri).items():
             patch.setenv(name, value)

@@ -8,6 +8,7 @@ import json
 from dashboards import formats
 from dashboards.run_model import RunModel
 from dashboards.site import Site
+from dataflow.stream_text import describe_rows
 
 
 def _pre(text: str) -> str:
@@ -43,6 +44,8 @@ def summary_html(site: Site, model: RunModel) -> str:
 
 def _progress(task: dict) -> str:
     progress = task.get("progress") or {}
+    if describe_rows(task.get("stream") or progress):      # a streamed task: rows, chunks
+        return html.escape(describe_rows(task.get("stream") or progress))
     done, total = progress.get("done"), progress.get("total")
     if not total:
         return ""
@@ -71,12 +74,16 @@ def _attempts(task: dict) -> str:
 
 def tasks_html(model: RunModel) -> str:
     head = "".join(f"<th style='text-align:left'>{name}</th>" for name in (
-        "task", "status", "worker", "started (UTC)", "took", "jobs", "attempts", "error"))
+        "task", "version", "status", "worker", "started (UTC)", "took", "jobs", "attempts",
+        "error"))
     rows = []
     for key, task in model.tasks.items():
         extra = " (marked successful)" if task.get("marked_success") else ""
         extra += " (reused)" if task.get("reused") else ""
-        cells = (f"<code>{html.escape(key)}</code>", formats.badge(task.get("status")) + extra,
+        version = html.escape(str(task.get("plugin_version") or ""))
+        cells = (f"<code>{html.escape(key)}</code>",
+                 f'<span title="source {html.escape((task.get("source_hash") or "")[:12])}">'
+                 f'{version}</span>', formats.badge(task.get("status")) + extra,
                  html.escape(task.get("worker") or ""), formats.when(task.get("started")),
                  formats.duration(task.get("duration")), _progress(task), _attempts(task),
                  _error_cell(task))

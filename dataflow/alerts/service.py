@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pymongo.database import Database
 
     from dataflow.project import Project
+    from dataflow.run.engine import Engine
 
 logger = logging.getLogger("dataflow.alerts")
 ABSENCE_INTERVAL = 60.0     # seconds between two absence checks in `dataflow serve`
@@ -91,6 +92,14 @@ class AlertService:
         """The project's alerts when some channel (Slack, email) is configured, else None."""
         settings = alert_settings(project)
         return cls(settings, project.pipelines) if build_notifiers(settings) else None
+
+    @classmethod
+    def attach(cls, engine: Engine, interval: float = ABSENCE_INTERVAL) -> AlertService:
+        """The project's alerts for every run of `engine` (a listener) and absence checks
+        every `interval` s: what `dataflow serve` and `dataflow scheduler` run."""
+        alerts = cls.for_project(engine.project)
+        engine.add_listener(alerts.on_event, "alerts")
+        return alerts.start_absence(lambda: engine.project.db, interval)
 
     def __repr__(self) -> str:
         return f"AlertService({self.dispatcher!r})"

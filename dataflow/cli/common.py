@@ -22,9 +22,12 @@ from dataflow.statuses import RunStatus, TaskStatus
 EXIT_CODES: dict[str, int] = {RunStatus.COMPLETED: 0, RunStatus.FAILED: 1, RunStatus.COMPLETED_WITH_ERRORS: 3,
               RunStatus.CANCELLED: 4, RunStatus.INTERRUPTED: 1, TaskStatus.TIMED_OUT: 1}
 
-# Piped output gets a wide fixed width so tables are not folded into narrow columns.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+# Piped output gets a wide fixed width so tables are not folded into narrow columns
+# (unless $COLUMNS says how wide, which Rich then reads).
+_SIZED = bool(os.environ.get("COLUMNS", "").strip().isdigit())
+console = Console(highlight=False, width=None if sys.stdout.isatty() or _SIZED else 160)
+err_console = Console(stderr=True, highlight=False,
+                      width=None if sys.stderr.isatty() or _SIZED else 160)
 
 
 def project_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -114,7 +117,8 @@ def print_json(data) -> None:
 STATUS_STYLE: dict[str, str] = {TaskStatus.COMPLETED: "green", TaskStatus.FAILED: "red",
                 RunStatus.COMPLETED_WITH_ERRORS: "yellow", TaskStatus.CANCELLED: "magenta",
                 TaskStatus.SKIPPED: "dim", TaskStatus.RUNNING: "cyan", TaskStatus.PENDING: "dim",
-                TaskStatus.TIMED_OUT: "red", TaskStatus.INTERRUPTED: "red"}
+                TaskStatus.TIMED_OUT: "red", TaskStatus.INTERRUPTED: "red",
+                TaskStatus.ROLLED_BACK: "yellow", TaskStatus.ROLLBACK_FAILED: "red"}
 
 
 def styled(status: str) -> str:

@@ -1,4 +1,4 @@
-"""`dataflow config show|set|history|restore PLUGIN --pipeline P`: plugin config per pipeline,
+"""`dataflow config show|set|history|restore|migrate PLUGIN --pipeline P`: plugin config per pipeline,
 stored in the database through the ConfigManager, validated and versioned."""
 from __future__ import annotations
 
@@ -178,3 +178,22 @@ def restore_command(plugin, pipeline, version, author, project_dir) -> None:
     console.print(f"restored version {version} of plugin {plugin} for pipeline {pipeline} as "
                   f"version {record['version']}: {compact(record['config'])}", markup=False,
                   soft_wrap=True)
+
+
+@config_group.command("migrate")
+@click.argument("plugin")
+@click.option("--pipeline", "-p", default=None, help="Only this pipeline (default: all).")
+@project_option
+@handles_errors
+def migrate_command(plugin, pipeline, project_dir) -> None:
+    """Apply PLUGIN's migrate_config(old_config, old_version) to its stored configs saved
+    under an older major VERSION; each result is validated and stored as a new version
+    (what a run also does when it loads such a config)."""
+    migrated = open_project(project_dir).config.migrate(plugin, pipeline)
+    if not migrated:
+        console.print(f"nothing to migrate: no stored config of plugin {plugin} was saved "
+                      "under an older major version", markup=False)
+    for record in migrated:
+        console.print(f"migrated config of plugin {plugin} for pipeline {record['pipeline']} "
+                      f"from {record['migrated_from']}: stored as version {record['version']}: "
+                      f"{compact(record['config'])}", markup=False, soft_wrap=True)

@@ -7,11 +7,15 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from dataflow.cli.common import (console, handles_errors, open_project, print_json,
-                                 project_option, seconds, styled, when)
+from dataflow.cli.plugin_history import print_plugin_history
+from dataflow.cli.server_plugins import print_served_last_good
+from dataflow.cli.common import (console, err_console, handles_errors, open_project,
+                                 print_json, project_option, seconds, styled, when)
+from dataflow.errors import did_you_mean
 from dataflow.run.plan import plugins_in_pipeline
 from dataflow.store.history import get_run, list_runs
 from dataflow.outputs import describe, describe_writes
+from dataflow.stream_text import describe_rows
 from dataflow.config.validate import project_problems, project_warnings, stored_pipeline_problems
 
 
@@ -44,22 +48,47 @@ def validate_command(project_dir) -> None:
     sys.exit(1)
 
 
+def _exit_if_broken(project) -> None:
+    problems = project.registry.problems
+    for problem in problems:
+        err_console.print(_problem_line(problem), soft_wrap=True)
+    if problems:
+        err_console.print(f"{len(problems)} plugin problem(s): fix them, then check with "
+                          "`dataflow validate`")
+        sys.exit(1)
+
+
 @click.command("plugins")
 @click.option("--tag", help="Only plugins with this tag.")
 @click.option("--pipeline", help="Only plugins that run in this pipeline.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--history", "history_of", metavar="ID",
+              help="Instead: which versions (VERSION and source hash) of plugin ID ran when.")
 @project_option
 @handles_errors
-def plugins_command(tag, pipeline, as_json, project_dir) -> None:
-    """List plugins: hooks, pipelines, version, tags and where each comes from."""
+def plugins_command(tag, pipeline, as_json, history_of, project_dir) -> None:
+    """List plugins: hooks, pipelines, version, tags and where each comes from
+    (with --history ID: the versions of one plugin that ran, first and last run).
+
+    When `dataflow serve` runs for the project, a plugin whose file fails to load now but
+    which the server still serves in its last good version is noted (with its source
+    hash); a server that does not answer within 2 s is skipped."""
     project = open_project(project_dir)
+    if history_of is not None:
+        print_plugin_history(project, history_of, as_json)
+        return
     chosen = project.registry.select(tag=tag)
     if pipeline is not None:      # exactly the plugins `dataflow run P` would run
         running = set(plugins_in_pipeline(project, pipeline))
         chosen = [info for info in chosen if info.id in running]
     if as_json:
         print_json([project.registry.describe(info.id) for info in chosen])
+        _exit_if_broken(project)     # a broken plugin fails the JSON form too (on stderr)
         return
+    known_tags = {t for info in project.registry.plugins.values() for t in info.tags}
+    if tag is not None and tag not in known_tags:
+        console.print(f"no plugin has tag {tag!r}{did_you_mean(tag, known_tags)} (tags: "
+                      f"{', '.join(sorted(known_tags)) or 'none'})", markup=False)
     table = Table(show_edge=False)
     for column in ("plugin", "version", "hooks", "pipelines", "tags", "from"):
         table.add_column(column)
@@ -71,6 +100,7 @@ def plugins_command(tag, pipeline, as_json, project_dir) -> None:
                       ", ".join(map(str, declared.get("HOOKS") or ())),
                       ", ".join(map(str, declared.get("PIPELINES") or ())), "", shown)
     console.print(table)
+    print_served_last_good(project.directory)      # `dataflow serve` may serve an older one
     for problem in project.registry.problems:
         console.print(_problem_line(problem), soft_wrap=True)
     if project.registry.problems:
@@ -93,14 +123,21 @@ def runs_command(pipeline, status, limit, as_json, project_dir) -> None:
         print_json(runs)
         return
     table = Table(show_edge=False)
+    # ids a user types whole keep their width; other columns give way first at 80 columns
+    whole = {"run": 32, "pipeline": min(30, max([8, *(len(r.get("pipeline", "")) for r in runs)]))}
     for column in ("run", "pipeline", "status", "trigger", "started", "duration"):
-        # ids a user types whole never wrap; other columns give way first at 80 columns
-        table.add_column(column, no_wrap=column in ("run", "pipeline"),
-                         overflow="fold" if column in ("run", "pipeline") else "ellipsis")
+        table.add_column(column, no_wrap=True, min_width=whole.get(column),
+                         overflow="fold" if column in whole else "ellipsis")
     for run in runs:
-        table.add_row(run["_id"][:12], run.get("pipeline", ""), styled(run.get("status", "")),
+        table.add_row(run["_id"], run.get("pipeline", ""), styled(run.get("status", "")),
                       run.get("trigger", ""), when(run.get("started")), seconds(run.get("duration")))
     console.print(table)
+
+
+def _rows(task: dict) -> str:
+    """How far a streamed task got: "; rows 1,200,000 / 5,000,000 (chunk 3/10)"."""
+    text = describe_rows(task.get("stream") or task.get("progress"))
+    return f"; {text}" if text else ""
 
 
 def _task_table(tasks: list) -> Table:
@@ -113,7 +150,8 @@ def _task_table(tasks: list) -> Table:
         table.add_row(task["hook"], task["plugin"], task.get("plugin_version", ""),
                       styled(task["status"]), when(task.get("started")),
                       seconds(task.get("duration")),
-                      describe(task.get("output_summary")) + describe_writes(task.get("writes")),
+                      describe(task.get("output_summary")) + describe_writes(task.get("writes"))
+                      + _rows(task),
                       task.get("error") or "")
     return table
 

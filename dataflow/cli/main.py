@@ -21,6 +21,7 @@ COMMANDS = {
     "logs": "dataflow.cli.logs_cmd:logs_command",
     "validate": "dataflow.cli.inspect_cmds:validate_command",
     "plugins": "dataflow.cli.inspect_cmds:plugins_command",
+    "reload": "dataflow.cli.reload_cmd:reload_command",
     "runs": "dataflow.cli.inspect_cmds:runs_command",
     "show": "dataflow.cli.inspect_cmds:show_command",
     "config": "dataflow.cli.config_cmds:config_group",
@@ -31,6 +32,11 @@ COMMANDS = {
     "schedule": "dataflow.cli.schedule_cmds:schedule_group",
     "scheduler": "dataflow.cli.schedule_cmds:scheduler_command",
     "alert": "dataflow.cli.alert_cmds:alert_group",
+    "gate": "dataflow.cli.gate_cmds:gate_group",
+    "graph": "dataflow.cli.graph_cmd:graph_command",
+    "init": "dataflow.cli.init_cmd:init_command",
+    "plugin": "dataflow.cli.plugin_cmds:plugin_group",
+    "prune": "dataflow.cli.prune_cmd:prune_command",
 }
 
 

@@ -10,8 +10,10 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from dataflow.stream_text import describe_rows
 from dataflow.cli.common import console, seconds, styled
 from dataflow.statuses import TaskStatus
+from dataflow.store.bounds import console_text
 
 if TYPE_CHECKING:
     from dataflow.model import RunPlan
@@ -86,20 +88,21 @@ class ProgressView:
         """Jobs done/total: in the table, or a line at most every PROGRESS_LINE_EVERY s."""
         with self._lock:
             row = self.rows[task_id]
-            row["jobs"] = f"{event['done']}/{event['total']}"
+            row["jobs"] = describe_rows(event) or f"{event['done']}/{event['total']}"
             now = time.monotonic()
             due = not self.live_mode and now - row.get("printed", 0.0) >= PROGRESS_LINE_EVERY
             if due:
                 row["printed"] = now
         if due and event["done"] < event["total"]:
             caption = self._caption()
-            console.print(f"{row['hook']:<22} {row['plugin']:<22} jobs {row['jobs']}"
+            what = "" if "rows_done" in event else "jobs "      # a stream: rows, chunks
+            console.print(f"{row['hook']:<22} {row['plugin']:<22} {what}{row['jobs']}"
                           + (f"  ({caption})" if caption else ""), soft_wrap=True)
 
     def _echo(self, record: dict) -> None:
         """A plugin's log record, above the live table (or between the progress lines)."""
         style = {"WARNING": "yellow", "ERROR": "red", "FATAL": "bold red"}.get(record["level"])
-        text = f"{record['level']:<7} {record.get('plugin')}: {record['message']}"
+        text = f"{record['level']:<7} {record.get('plugin')}: {console_text(record['message'])}"
         console.print(f"[{style}]{escape(text)}[/]" if style else escape(text), soft_wrap=True)
 
     def _line(self, row: dict, event: dict) -> None:
@@ -107,9 +110,9 @@ class ProgressView:
         if row["duration"] is not None:
             text += f" {seconds(row['duration'])}"
         if row["jobs"]:
-            text += f"  jobs {row['jobs']}"
+            text += f"  {'' if row['jobs'].startswith('rows') else 'jobs '}{row['jobs']}"
         if event.get("error") and row["status"] != TaskStatus.COMPLETED:
-            text += f"  {event['error']}"
+            text += f"  {console_text(event['error'])}"
         console.print(text, soft_wrap=True)
 
     def __enter__(self) -> ProgressView:

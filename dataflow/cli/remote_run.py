@@ -123,10 +123,14 @@ def follow_remote_run(db, run_id: str, listener, on_interrupt) -> RemoteResult:
 
 
 def run_on_server(project: Project, server: ServerInfo, plan: RunPlan, overrides: dict, *,
-                  as_json: bool, use_cache: bool) -> RemoteResult:
-    """Hand the run to the server, then follow it from the store until it is recorded."""
+                  as_json: bool, use_cache: bool, force: bool = False,
+                  upstream: list[str] | None = None) -> RemoteResult:
+    """Hand the run to the server, then follow it from the store until it is recorded
+    (the server checks gates and upstream: its refusal, a 409, is raised as Conflict)."""
     body: dict = {"use_cache": use_cache, "trigger": "cli",
-                  **({"overrides": overrides} if overrides else {})}
+                  **({"overrides": overrides} if overrides else {}),
+                  **({"force": True} if force else {}),
+                  **({"with_upstream": True} if upstream else {})}
     run_id = call_server(server, f"/api/pipelines/{plan.pipeline}/trigger", body)["run_id"]
     if not as_json:
         console.print(f"run {run_id} handed to the dataflow server at {server.url} "

@@ -18,23 +18,27 @@ from dataflow.store.control import mark_success
 @click.argument("run_id")
 @click.option("--failed-only", is_flag=True,
               help="Re-run only the tasks that failed; skip the others that did not complete.")
+@click.option("--again", is_flag=True,
+              help="Resume a run that was resumed before (its plugins' side effects repeat).")
 @project_option
 @handles_errors
-def resume_command(run_id, failed_only, project_dir) -> None:
+def resume_command(run_id, failed_only, again, project_dir) -> None:
     """Resume a failed, cancelled or interrupted run from where it stopped.
 
     Tasks that completed are not run again: their checkpointed outputs are
-    restored. The resumed run is a new run linked to the old one.
+    restored. The resumed run is a new run linked to the old one. A run is resumed
+    by one process at a time, and once: resuming it again is refused, naming the run
+    that resumed it, unless you pass --again.
     """
     project = open_project(project_dir)
-    plan, old = resume_plan(project, run_id, failed_only)
+    plan, old = resume_plan(project, run_id, failed_only, again)
     reused = sum(task.mode == "restore" for task in plan.tasks)
     console.print(f"resuming run {old['_id']} of {old['pipeline']}: {reused} task(s) restored "
                   f"from checkpoints, {sum(t.mode == 'run' for t in plan.tasks)} to run")
     with Engine(project) as engine:
         with ProgressView(plan, resources=lambda: engine.resources.snapshot()
                           if engine.resources else {}) as view:
-            result = engine.resume(old["_id"], failed_only, listeners=[view])
+            result = engine.resume(old["_id"], failed_only, listeners=[view], again=again)
     project.close()
     print_summary(result)
     sys.exit(EXIT_CODES.get(result.status, 1))

@@ -12,7 +12,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from dataflow.background import periodic
+from dataflow.alerts.service import ABSENCE_INTERVAL, AlertService
 from dataflow.cli.common import (console, err_console, handles_errors, open_project,
                                  print_json, project_option)
 from dataflow.config.validate import project_problems
@@ -25,7 +25,6 @@ from dataflow.schedule.loop import SchedulerLoop
 from dataflow.schedule.overview import schedule_overview, set_paused
 
 SHOWN_FIRES = 3         # next fire times per pipeline in the table (--json lists them all)
-RELOAD_CHECK = 5.0      # seconds between looks at config/pipelines.yaml by `dataflow scheduler`
 
 
 def _local(text: str | None, zone: str) -> str:
@@ -134,19 +133,6 @@ schedule_group.add_command(_pause_command(True))
 schedule_group.add_command(_pause_command(False))
 
 
-def _reloader(project):
-    """A step that reloads the project when config/pipelines.yaml changed."""
-    path = project.directory / "config" / "pipelines.yaml"
-    seen = {"mtime": path.stat().st_mtime if path.exists() else None}
-
-    def step() -> None:
-        mtime = path.stat().st_mtime if path.exists() else None
-        if mtime != seen["mtime"]:
-            seen["mtime"] = mtime
-            project.reload()
-    return step
-
-
 def _until_signal(loop: SchedulerLoop) -> str:
     """Wait for SIGINT/SIGTERM (or the loop's thread ending); which it was."""
     stopping = threading.Event()
@@ -168,12 +154,21 @@ def _until_signal(loop: SchedulerLoop) -> str:
 @click.command("scheduler")
 @click.option("--lease-ttl", default=15.0, show_default=True,
               help="Seconds the lease lasts unless renewed; another loop takes over after.")
+@click.option("--absence-every", type=click.FloatRange(min=0.5), default=ABSENCE_INTERVAL,
+              show_default=True, help="Seconds between two checks for pipelines without a "
+              "recent success (max_data_age) and runs overdue (expected_duration).")
 @project_option
 @handles_errors
-def scheduler_command(lease_ttl, project_dir):
+def scheduler_command(lease_ttl, absence_every, project_dir):
     """Run the cron loop in the foreground: fire scheduled pipelines on this machine's
     Dask cluster until Ctrl-C (or SIGTERM), which stops it cleanly (runs still going
-    are cancelled and recorded). Several loops on one store fire each time once."""
+    are cancelled and recorded). Several loops on one store fire each time once.
+
+    Alerts work as under `dataflow serve`: ERROR/FATAL records and failed runs go to
+    Slack and email as config/system.yaml and pipelines.yaml say, and absences are
+    checked every --absence-every seconds. As under `dataflow serve`, config/ and the
+    plugin folders are watched: a saved pipelines.yaml (a new schedule, a paused
+    pipeline) or plugin file is used from the next tick on, without a restart."""
     project = open_project(project_dir)
     problems = project_problems(project)
     if problems:
@@ -181,14 +176,15 @@ def scheduler_command(lease_ttl, project_dir):
     with Engine(project) as engine:
         engine.client                       # noqa: B018 -- start the cluster now, not at the first fire
         service = RunService(engine)
+        alerts = AlertService.attach(engine, absence_every)
         loop = SchedulerLoop(service, lease_ttl=lease_ttl).start()
-        reloader = periodic("dataflow-scheduler-reload", RELOAD_CHECK, _reloader(project)).start()
+        engine.watch()      # config/ and plugins saved → reloaded (plugins/watch.py), as serve
         console.print(f"scheduler {loop.holder} started at "
                       f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC; Ctrl-C stops it")
         why = _until_signal(loop)
-        reloader.stop()
         stopped = loop.stop()
         cancelled = service.shutdown()
+        alerts.stop()
     if not stopped:
         err_console.print("[yellow]the scheduler loop did not stop in time[/]")
     console.print(f"scheduler stopped ({why}); {len(cancelled)} running run(s) cancelled")

@@ -33,8 +33,21 @@ def worker_bounds(settings: ClusterSettings, cores: int | None = None) -> tuple[
     return floor, max(floor, ceiling)
 
 
-def start_client(settings: ClusterSettings) -> tuple[Client, LocalCluster | None]:
-    """A client on the configured scheduler, or on a new adaptive LocalCluster."""
+def allowed_failures(worker_death_retries: int) -> int:
+    """Dask's `allowed-failures` for a LocalCluster: enough worker deaths per task for every
+    retry, the start that records the task failed (worker/deaths.py), and one worker restart
+    to stop a stuck plugin (run/cancel.py); never fewer than Dask's default."""
+    return max(int(dask.config.get("distributed.scheduler.allowed-failures")),
+               worker_death_retries + 2)
+
+
+def start_client(settings: ClusterSettings,
+                 worker_death_retries: int = 1) -> tuple[Client, LocalCluster | None]:
+    """A client on the configured scheduler, or on a new adaptive LocalCluster.
+
+    A scheduler named by address keeps its own `allowed-failures`: it must be above
+    `worker_death_retries` for a task to end `failed` as "worker died" rather than erred
+    (`KilledWorker`, settled by the orchestrator)."""
     if settings.address:
         try:
             return Client(settings.address, timeout="20s"), None
@@ -46,9 +59,12 @@ def start_client(settings: ClusterSettings) -> tuple[Client, LocalCluster | None
                 "local cluster") from None
     minimum, maximum = worker_bounds(settings)
     with dask.config.set({"distributed.worker.daemon": False,
+                          "distributed.scheduler.allowed-failures":
+                              allowed_failures(worker_death_retries),
                           "distributed.scheduler.work-stealing": True, **QUIET_WHEN_IDLE}):
         cluster = LocalCluster(
             n_workers=minimum, threads_per_worker=1, processes=True,
+            memory_limit=settings.memory_limit or "auto",     # cluster.memory_limit
             dashboard_address=settings.dashboard_address, silence_logs=logging.ERROR)
     if maximum > minimum:
         cluster.adapt(minimum=minimum, maximum=maximum)

@@ -6,6 +6,8 @@ find it, so the plugin folders go on each worker's sys.path.
 """
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 import sys
 import threading
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from dataflow.project import Project
 
 PLUGIN_NAME = "dataflow-plugin-paths"
+PR_SET_PDEATHSIG = 1      # <linux/prctl.h>
 
 
 class PluginPaths(WorkerPlugin):
@@ -51,6 +54,26 @@ class IgnoreTerminalInterrupt(WorkerPlugin):
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+class WakeWhenOrphaned(WorkerPlugin):
+    """Worker processes of our own LocalCluster get SIGCONT when their parent dies.
+
+    A worker notices its orchestrator's death (even `kill -9`) through a pipe and exits at
+    once — unless the CPU governor had paused it (SIGSTOP) at that moment: nobody would ever
+    resume it, and it would stay behind for good. The kernel's parent-death signal
+    (Linux `prctl(PR_SET_PDEATHSIG)`) is delivered to a stopped process too; SIGCONT wakes
+    it, and it then exits as a running worker does (and harms nothing otherwise).
+    """
+
+    name = "dataflow-wake-when-orphaned"
+
+    def __init__(self, orchestrator_pid: int):
+        self.orchestrator_pid = orchestrator_pid
+
+    def setup(self, worker=None, **kwargs) -> None:
+        if sys.platform.startswith("linux") and os.getppid() == self.orchestrator_pid:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGCONT))
+
+
 def add_paths(paths: list[str]) -> None:
     for path in paths:
         plugin_dirs.add(path)          # so the registry knows these are plugin folders
@@ -60,9 +83,10 @@ def add_paths(paths: list[str]) -> None:
 
 def prepare_workers(client: Client, project: Project, own_cluster: bool = False) -> None:
     """Register PluginPaths for the project's plugin folders on this client's cluster (and,
-    on a cluster this process started, IgnoreTerminalInterrupt)."""
+    on a cluster this process started, IgnoreTerminalInterrupt and WakeWhenOrphaned)."""
     if own_cluster:
         client.register_plugin(IgnoreTerminalInterrupt())
+        client.register_plugin(WakeWhenOrphaned(os.getpid()))
     folders = [str((project.directory / path).resolve())
                for path in project.settings.plugin_paths]
     add_paths(folders)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bson import encode as bson_encode
 from bson.errors import InvalidDocument
 
+from dataflow.config.migrate import migrate_plugin, migrated_configs
 from dataflow.config.layers import deep_merge, layer_sources, merge_layers, schema_defaults
 from dataflow.errors import ConfigValidationError, NotFound, PipelineNotFound
 from dataflow.config.stored_pipelines import PipelineStore, PipelineView, describe
@@ -91,10 +92,12 @@ class ConfigManager:
 
     def create_pipeline(self, name: str, hooks, schedule: str | None = None,
                         priority: str = "normal", description: str = "", enabled: bool = True,
-                        author: str = "api") -> dict:
+                        author: str = "api", **keys) -> dict:
+        """Store a pipeline; `keys`: any other key of a pipelines.yaml entry (timezone,
+        overlap, max_data_age, alerts, ...), validated alike."""
         body = {"hooks": list(hooks) if isinstance(hooks, (list, tuple)) else hooks,
                 "schedule": schedule, "priority": priority, "description": description,
-                "enabled": enabled}
+                "enabled": enabled, **keys}
         self.pipelines.create(name, body, author)
         return self.get_pipeline_config(name)
 
@@ -110,8 +113,15 @@ class ConfigManager:
 
     # plugin config ---------------------------------------------------------------------
     def stored_configs(self, pipeline: str) -> dict[str, dict]:
-        """Stored config of every plugin for a pipeline, in one query."""
-        return stored.stored_configs(self.db, pipeline)
+        """Stored config of every plugin for a pipeline, in one query; a config saved under
+        an older major VERSION of a plugin with migrate_config is migrated first and the
+        result stored as a new version (config/migrate.py)."""
+        return migrated_configs(self, stored.stored_records(self.db, pipeline))
+
+    def migrate(self, plugin_id: str, pipeline: str | None = None) -> list[dict]:
+        """Apply the plugin's migrate_config to its stored configs saved under an older
+        major VERSION (one pipeline or all); returns the new versions."""
+        return migrate_plugin(self, plugin_id, pipeline)
 
     def all_stored_configs(self) -> dict[str, dict[str, dict]]:
         """Stored config by pipeline, then plugin, in one query."""

@@ -19,6 +19,7 @@ RETRY_SCHEMA = {"type": "object", "additionalProperties": False, "properties": {
     "max_delay": {"type": "number", "minimum": 0},
     "jitter": {"type": "number", "minimum": 0, "maximum": 1},
     "retry_on": {"type": ["array", "null"], "items": {"type": "string"}},
+    "worker_death_retries": {"type": "integer", "minimum": 0},
 }}
 
 LOG_LEVEL_NAMES = ["DEBUG", "INFO", "WARNING", "ERROR", "FATAL"]
@@ -45,6 +46,16 @@ ALERTS_SCHEMA = {"type": ["object", "null"], "additionalProperties": False, "pro
     "queue_size": {"type": "integer", "minimum": 1},
 }}
 
+# `retention:` (system.yaml, and per pipeline in pipelines.yaml); 0 or null: keep forever.
+# Applied by dataflow.store.retention after every run and by `dataflow prune`.
+RETENTION_DEFAULTS = {"keep_checkpoints_runs": 20, "history_days": 90, "log_days": 30}
+_KEEP = {"type": ["integer", "null"], "minimum": 0}
+_DAYS = {"type": ["number", "null"], "minimum": 0}
+RETENTION_SCHEMA = {"type": ["object", "null"], "additionalProperties": False, "properties": {
+    "keep_checkpoints_runs": _KEEP, "history_days": _DAYS, "log_days": _DAYS,
+    "automatic": _FLAG,         # false: only `dataflow prune` applies it
+}}
+
 SYSTEM_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -60,6 +71,8 @@ SYSTEM_SCHEMA = {
             "max_workers": {"type": ["integer", "null"], "minimum": 1},
             "dashboard_address": {"type": ["string", "null"]},
             "cancel_grace_seconds": {"type": "number", "minimum": 0},
+            "memory_limit": {"type": ["string", "integer", "null"],
+                             "pattern": "^[0-9.]+ *([kKmMgGtT]i?[bB]|[bB])?$"},
         }},
         "plugins": {"type": "object", "additionalProperties": False, "properties": {
             "paths": {"type": "array", "items": {"type": "string"}},
@@ -81,6 +94,10 @@ SYSTEM_SCHEMA = {
         }},
         "retry": RETRY_SCHEMA,
         "checkpoints": {"enum": ["auto", "files", "gridfs", "off"]},
+        "retention": RETENTION_SCHEMA,
+        # command plugins' global env (dataflow.plugins.command_plugin): NAME → value
+        "env": {"type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                "additionalProperties": {"type": ["string", "number", "boolean"]}},
     },
 }
 
@@ -125,6 +142,7 @@ class ClusterSettings:
     max_workers: int | None = None      # adaptive ceiling; default: n_workers
     dashboard_address: str | None = "127.0.0.1:0"
     cancel_grace_seconds: float = 5.0   # cooperative cancel, then a hard stop
+    memory_limit: str | int | None = None   # per local worker, e.g. "400MB"; None: Dask's share
 
 
 @dataclass(frozen=True)
@@ -145,6 +163,7 @@ class Settings:
     log_directory: str = "logs"           # per-run log files, relative to the project
     retry: dict = field(default_factory=dict)    # central retry policy (see retry.py)
     checkpoints: str = "auto"             # auto: files for a local store, GridFS otherwise
+    retention: dict = field(default_factory=dict)  # `retention:` as written (RETENTION_DEFAULTS)
     # `alerts:` (and the older `slack:`) as written; dataflow.alerts reads them
     alerts: AlertSections = field(default_factory=AlertSections, repr=False, compare=False)
 
@@ -168,6 +187,7 @@ def _from_data(data: dict) -> Settings:
         log_directory=logging_.get("directory", "logs"),
         retry=data.get("retry") or {},
         checkpoints=data.get("checkpoints", "auto"),
+        retention=data.get("retention") or {},
         alerts=AlertSections({key: data[key] for key in ("alerts", "slack")
                               if data.get(key) is not None}),
     )

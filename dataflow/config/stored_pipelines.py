@@ -2,8 +2,10 @@
 
 YAML is the default source and wins: a stored pipeline may not take a name that
 YAML defines, and if YAML gains that name later the stored one is ignored (and
-`dataflow validate` says so). A stored pipeline is validated with the rules of a
-pipelines.yaml entry (same schema, same cron check). Reached through ConfigManager.
+`dataflow validate` says so). A stored pipeline carries every key of a pipelines.yaml
+entry but `config:` — the schedule policy (timezone, catchup,
+max_catchup, overlap, max_active_runs, paused, ...), max_data_age, expected_duration,
+alerts — and is validated and read with the same rules. Reached through ConfigManager.
 """
 from __future__ import annotations
 
@@ -13,22 +15,33 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from dataflow.errors import AlreadyExists, Conflict, NotFound, PipelineValidationError
+from dataflow.config.env_secrets import stored_env_errors
 from dataflow.config.schema_check import config_field_errors
 from dataflow.store import pipelines as store
-from dataflow.config.pipelines import (NAME_PATTERN, PIPELINE_SCHEMA, PIPELINES_FILE, Pipeline,
-                                       PipelinesFile, schedule_error)
-from dataflow.schedule.cron import CRON_FIX
+from dataflow.config.pipelines import (NAME_PATTERN, ON_UPSTREAM, PIPELINE_SCHEMA,
+                                       PIPELINES_FILE, Pipeline, PipelinesFile, _pipeline)
+from dataflow.schedule.policy import POLICY_KEYS, VALIDATORS
 
 if TYPE_CHECKING:
     from dataflow.project import Project
 
-FIELDS = ("hooks", "schedule", "priority", "description", "enabled")
+FIELDS = tuple(key for key in PIPELINE_SCHEMA["properties"] if key != "config")
+SHOWN = ("hooks", "schedule", "priority", "description", "enabled")   # always in describe()
+EXTRA = (*[key for key in POLICY_KEYS if key != "schedule"], "max_data_age",
+         "expected_duration", "alerts")
 # A pipelines.yaml entry without `config:` (plugin config of a stored pipeline is
-# set with `dataflow config set`, in the stored layer).
+# set with `dataflow config set`, in the stored layer): the same schema, shared, so hooks
+# may be a list or a map ({hook: [plugins]} / {hook: {tags: [...]}}) as in YAML.
 STORED_SCHEMA = {**PIPELINE_SCHEMA, "properties": {
-    **{key: value for key, value in PIPELINE_SCHEMA["properties"].items() if key in FIELDS},
-    # stored pipelines list their hooks; per-pipeline plugin maps live in pipelines.yaml
-    "hooks": PIPELINE_SCHEMA["properties"]["hooks"]["oneOf"][0]}}
+    key: value for key, value in PIPELINE_SCHEMA["properties"].items() if key in FIELDS}}
+
+
+def _schema_for(body) -> dict:
+    """STORED_SCHEMA with `hooks` narrowed to the form given (a list, else a map), so an
+    error names the bad hook instead of "not valid under any of the given schemas"."""
+    hooks = body.get("hooks") if isinstance(body, dict) else None
+    form = STORED_SCHEMA["properties"]["hooks"]["oneOf"][isinstance(hooks, dict)]
+    return {**STORED_SCHEMA, "properties": {**STORED_SCHEMA["properties"], "hooks": form}}
 
 
 def pipeline_errors(name, body: dict) -> list[dict]:
@@ -37,14 +50,27 @@ def pipeline_errors(name, body: dict) -> list[dict]:
     if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
         errors.append({"field": "name", "message": f"{name!r} is not a valid pipeline name; use "
                        "letters, digits, '_', '.' and '-', starting with a letter, digit or '_'"})
-    for error in config_field_errors(body, STORED_SCHEMA):
+    for error in config_field_errors(body, _schema_for(body)):
         if error["field"].startswith("hooks.") and "does not match" in error["message"]:
             error = {**error, "message": f"{error['message'].split(' does not match')[0]} is "
                      "not a valid hook name; use letters, digits, '_', '.' and '-'"}
         errors.append(error)
-    cron = schedule_error(body.get("schedule")) if isinstance(body, dict) else None
-    if cron:
-        errors.append({"field": "schedule", "message": f"{cron}; {CRON_FIX}"})
+    if isinstance(body, dict):      # literal secrets in `env:`, refused as in YAML
+        errors += _policy_errors(body) + stored_env_errors(body.get("env"))
+    return errors
+
+
+def _policy_errors(body: dict) -> list[dict]:
+    """The schedule policy's invalid values, worded as for pipelines.yaml."""
+    errors = []
+    for key in POLICY_KEYS:
+        value = body.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()) or \
+                (key == "schedule" and value == ON_UPSTREAM):
+            continue            # unset: the default applies
+        error = VALIDATORS[key](value)
+        if error:
+            errors.append({"field": key, "message": "; ".join(error)})
     return errors
 
 
@@ -53,23 +79,25 @@ def _body(document: dict) -> dict:
 
 
 def _pipeline_from(name: str, body: dict) -> Pipeline:
-    return Pipeline(name=name, hooks=tuple(body["hooks"]), schedule=body.get("schedule"),
-                        priority=body.get("priority", "normal"),
-                        description=body.get("description", ""),
-                        enabled=body.get("enabled", True), source="db")
+    """Read as a pipelines.yaml entry is."""
+    return replace(_pipeline(name, body), source="db")
 
 
 def describe(pipeline: Pipeline) -> dict:
-    """A pipeline as plain data, with where it is defined (`source`: yaml | db)."""
+    """A pipeline as plain data, with where it is defined (`source`: yaml | db); the
+    schedule policy's and the alerts' keys when set."""
     return {"name": pipeline.name, "hooks": list(pipeline.hooks), "schedule": pipeline.schedule,
             "priority": pipeline.priority, "description": pipeline.description,
-            "enabled": pipeline.enabled, "source": pipeline.source}
+            "enabled": pipeline.enabled, **{key: getattr(pipeline, key) for key in EXTRA
+                                            if getattr(pipeline, key, None) not in (None, {})},
+            "source": pipeline.source}
 
 
 def describe_document(name: str, document: dict) -> dict:
     """A stored pipeline as plain data, as stored (valid or not), with who changed it last."""
-    return {"name": name, **{key: document.get(key) for key in FIELDS}, "source": "db",
-            "updated": document.get("updated"), "author": document.get("author")}
+    return {"name": name, **{key: document.get(key) for key in SHOWN},
+            **{key: document[key] for key in FIELDS if key not in SHOWN and key in document},
+            "source": "db", "updated": document.get("updated"), "author": document.get("author")}
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dataflow.config.dependencies import dependency_problems
 from dataflow.config.layers import layer_sources, merge_layers
+from dataflow.config.migrate import outdated_config_problems
 from dataflow.errors import DataflowError, Problem, did_you_mean
 from dataflow.config.schema_check import config_field_errors
 from dataflow.config.pipelines import PIPELINES_FILE
@@ -43,6 +45,33 @@ def _pipeline_map_problems(project: Project) -> list[Problem]:
                         f"{plugin_id!r}{did_you_mean(plugin_id, known)}",
                         f"use a loaded plugin id (known: {', '.join(sorted(known)) or 'none'})"))
     return problems
+
+
+def _tag_problem(project: Project, key_path: tuple, tag: str, pipeline: str | None):
+    """A hook map's tag that selects no plugin (in `pipeline`, for a pipeline's own map)."""
+    if project.registry.select(tag, pipeline):
+        return None
+    known = sorted({t for info in project.registry.plugins.values() for t in info.tags})
+    having = [info.id for info in project.registry.select(tag)]
+    why = (f"its plugins ({', '.join(having)}) do not run in pipeline {pipeline!r}" if having
+           else f"no plugin has it in TAGS{did_you_mean(tag, known)}")
+    return project._pipelines_read[1].problem(
+        key_path, f"tag {tag!r} of hook {key_path[-2]!r} selects no plugin: {why}",
+        f"use a tag plugins declare (known: {', '.join(known) or 'none'}), or add it to a "
+        "plugin's TAGS (with PIPELINES including the pipeline)")
+
+
+def _tag_problems(project: Project) -> list[Problem]:
+    """`hooks: {hook: {tags: [...]}}` entries (central and per pipeline) selecting nothing."""
+    pipelines_file = project._pipelines_read[0]
+    entries: list[tuple[tuple[str, ...], str, str | None]] = [
+        (("hooks", hook, "tags"), tag, None)
+        for hook, tags in pipelines_file.hook_tags.items() for tag in tags]
+    entries += [(("pipelines", name, "hooks", hook, "tags"), tag, name)
+                for name, pipeline in pipelines_file.pipelines.items()
+                for hook, tags in pipeline.hook_tags.items() for tag in tags]
+    found = [_tag_problem(project, path, tag, name) for path, tag, name in entries]
+    return [problem for problem in found if problem is not None]
 
 
 def _plugin_pipeline_problems(project: Project, pipelines: dict) -> list[Problem]:
@@ -127,7 +156,8 @@ def project_problems(project: Project, check_store: bool = True,
     problems += [p for p in project.registry.problems if pipeline is None
                  or pipeline not in chosen or concerns(project, p, pipeline, chosen[pipeline])]
     problems += (_hook_map_problems(project) + _pipeline_map_problems(project)
-                 + _plugin_pipeline_problems(project, pipelines))
+                 + _tag_problems(project) + _plugin_pipeline_problems(project, pipelines)
+                 + dependency_problems(pipelines, project._pipelines_read[1], pipeline))
     for name, definition in chosen.items():
         problems += hook_problems(project, str(name), definition)
     problems += [] if project._settings_read[2] else path_problems(project)
@@ -138,7 +168,17 @@ def project_warnings(project: Project, check_store: bool = True) -> list[Problem
     """What `validate` reports without failing: plugin hooks no pipeline runs."""
     if project._pipelines_read[2] or project._settings_read[2]:
         return []
-    return unused_hook_warnings(project, _pipelines(project, check_store)[0])
+    return unused_hook_warnings(project, _pipelines(project, check_store)[0]) + (
+        _outdated_config_warnings(project) if check_store else [])
+
+
+def _outdated_config_warnings(project: Project) -> list[Problem]:
+    """Stored configs saved under an older major VERSION of their plugin (config/migrate.py);
+    an unreachable store is reported by project_problems already."""
+    try:
+        return outdated_config_problems(project.config)
+    except DataflowError:
+        return []
 
 
 def stored_pipeline_problems(project: Project) -> list[Problem]:

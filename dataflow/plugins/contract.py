@@ -15,8 +15,10 @@ from dataflow.plugins.loader import PluginRef
 from dataflow.config.pipelines import NAME_PATTERN
 from dataflow.config.schema_check import config_field_errors
 from dataflow.config.settings import PRIORITIES, RETRY_SCHEMA
+from dataflow.plugins.output_schema import schema_problem as output_schema_problem
 
-OPTIONAL_CALLABLES = ("cancel", "on_load", "on_shutdown", "get_metadata", "get_config_ui")
+OPTIONAL_CALLABLES = ("cancel", "on_load", "on_shutdown", "get_metadata", "get_config_ui",
+                      "snapshot", "rollback")     # snapshot/rollback: worker/undo.py
 DECLARED = ("PLUGIN_NAME", "HOOKS", "PIPELINES")
 _ASSIGNMENT = re.compile(r"^(PLUGIN_NAME|HOOKS|PIPELINES)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
 
@@ -40,6 +42,8 @@ class PluginInfo:
     retry: dict = field(default_factory=dict, compare=False)
     cache_ttl: float | None = None
     description: str = ""
+    gates: tuple[str, ...] = ()               # GATES: named gates that must be open
+    writes: tuple[str, ...] = ()              # WRITES: collections journaled for rollback
 
     def runs_in(self, pipeline: str) -> bool:
         return "*" in self.pipelines or pipeline in self.pipelines
@@ -76,6 +80,20 @@ def _is_positive_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
+def _stream_errors(module) -> list[str]:
+    """STREAM = True needs run_chunk(context, config, chunk); CHECKPOINT_ROWS: rows > 0."""
+    errors = []
+    stream, rows = getattr(module, "STREAM", False), getattr(module, "CHECKPOINT_ROWS", None)
+    if not isinstance(stream, bool):
+        errors.append(f"STREAM must be True or False, got {stream!r}")
+    elif stream and not callable(getattr(module, "run_chunk", None)):
+        errors.append("STREAM = True needs run_chunk(context, config, chunk) (see "
+                      "\"Streaming data bigger than memory\" in docs/plugins.md)")
+    if rows is not None and (not isinstance(rows, int) or isinstance(rows, bool) or rows < 1):
+        errors.append(f"CHECKPOINT_ROWS must be a positive integer (rows), got {rows!r}")
+    return errors
+
+
 def _optional_constant_errors(module) -> list[str]:
     """CACHE, DEADLINE, PRIORITY and RETRY, when a plugin sets them."""
     errors = []
@@ -88,6 +106,7 @@ def _optional_constant_errors(module) -> list[str]:
     priority = getattr(module, "PRIORITY", None)
     if priority is not None and priority not in PRIORITIES:
         errors.append(f"PRIORITY must be one of {', '.join(PRIORITIES)}, got {priority!r}")
+    errors += _stream_errors(module)
     retry = getattr(module, "RETRY", None)
     if retry is not None and not isinstance(retry, dict):
         errors.append(f"RETRY must be a dict (max_retries, delay, ...), got {retry!r}")
@@ -105,13 +124,14 @@ def _contract_errors(module, plugin_id) -> list[str]:
         errors.append(f"PLUGIN_NAME {plugin_id!r} may only use letters, digits, '_', '.' "
                       "and '-', and must not start with '.' or '-' (like a pipeline name); "
                       "rename it, e.g. to its folder's name")
-    if not callable(getattr(module, "run", None)):
+    if not callable(getattr(module, "run", None)) and not getattr(module, "STREAM", False):
         errors.append("run(context, config) is missing or not callable")
     for name in OPTIONAL_CALLABLES:
         if hasattr(module, name) and not callable(getattr(module, name)):
             errors.append(f"{name} must be a function")
-    for attribute in ("CONFIG_SCHEMA", "OUTPUT_SCHEMA"):
-        errors.append(_schema_problem(module, attribute))
+    errors.append(_schema_problem(module, "CONFIG_SCHEMA"))
+    if getattr(module, "OUTPUT_SCHEMA", None) is not None:
+        errors.append(output_schema_problem(module.OUTPUT_SCHEMA))
     return [error for error in errors if error] + _optional_constant_errors(module)
 
 
@@ -123,13 +143,17 @@ def read_plugin(module: ModuleType, ref: PluginRef, origin: str,
     hooks, hooks_error = _names(module, "HOOKS", None)
     pipelines, pipelines_error = _names(module, "PIPELINES", ["*"])
     tags, tags_error = _names(module, "TAGS", [])
-    errors += [e for e in (hooks_error, pipelines_error, tags_error) if e]
+    gates, gates_error = _names(module, "GATES", [])
+    writes, writes_error = _names(module, "WRITES", [])
+    errors += [e for e in (hooks_error, pipelines_error, tags_error, gates_error,
+                           writes_error) if e]
     if errors or not isinstance(plugin_id, str):
         return None, [Problem(where, str(plugin_id or ""), error,
                               "follow the plugin contract (docs/plugins.md)") for error in errors]
     info = PluginInfo(
         id=plugin_id, ref=replace(ref, plugin_id=plugin_id),
-        origin=origin, hooks=hooks, pipelines=pipelines, tags=tags,
+        origin=origin, hooks=hooks, pipelines=pipelines, tags=tags, gates=gates,
+        writes=writes,
         version=str(getattr(module, "VERSION", "0.0.0")),
         fail_hard=bool(getattr(module, "FAIL_HARD", False)),
         config_schema=getattr(module, "CONFIG_SCHEMA", None) or {},

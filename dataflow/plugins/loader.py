@@ -2,7 +2,8 @@
 
 The same loader runs in the orchestrating process and on every Dask worker, so a
 plugin whose source changed (hot reload) is imported afresh everywhere, keyed by
-the hash of its source files.
+the hash of its source files. A worker imports the plugin's folder when it holds that
+very version, else the copy shipped for the hash (plugins/shipping.py).
 
 Plugins may share code: `bar_rebuilder` does `from ohlcv_aggregator.bars import ...`.
 Such a *shared module* (a folder or .py file beside the plugin, or in another plugin
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import hashlib
 import importlib
 import importlib.machinery
 import importlib.metadata
@@ -28,6 +28,8 @@ from pathlib import Path
 from types import ModuleType
 
 import cloudpickle
+
+from dataflow.plugins.shipping import local_ref, python_files, remember, snapshot
 
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str], ModuleType] = {}
@@ -47,12 +49,6 @@ class PluginRef:
     path: str | None = None
     source_hash: str = ""
     shared: tuple[str, ...] = ()
-
-
-def _python_files(target: Path) -> list[Path]:
-    if target.is_file():
-        return [target]
-    return [file for file in sorted(target.rglob("*.py")) if "__pycache__" not in file.parts]
 
 
 def _imported_top_names(file: Path) -> set[str]:
@@ -101,7 +97,7 @@ def shared_modules(target: Path, search_dirs) -> list[Path]:
     seen = {Path(target).resolve()}
 
     def visit(current: Path) -> None:
-        names = set().union(*map(_imported_top_names, _python_files(current)))
+        names = set().union(*map(_imported_top_names, python_files(current)))
         for name in sorted(names - {_module_name(current)}):
             found = _sibling(name, search_dirs)
             if found is None or found.resolve() in seen:
@@ -116,25 +112,24 @@ def shared_modules(target: Path, search_dirs) -> list[Path]:
 def source_hash(target: Path, shared=()) -> str:
     """sha256 over every .py file of a plugin and of the shared modules it imports, in a
     stable order (its version identity)."""
-    digest = hashlib.sha256()
-    for part in (Path(target), *map(Path, shared)):
-        for file in _python_files(part):
-            digest.update(str(file.relative_to(part.parent)).encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
+    return snapshot((Path(target), *map(Path, shared)))[0]
 
 
 def folder_ref(folder: Path, search_dirs) -> PluginRef:
     """The reference to a folder plugin; shared modules are looked for in `search_dirs`
-    (the plugin's own plugin folder first, then the other configured ones)."""
+    (the plugin's own plugin folder first, then the other configured ones). The files
+    hashed are kept, to be shipped to workers exactly as read (plugins/shipping.py)."""
     shared = shared_modules(folder, search_dirs)
-    return PluginRef("", folder.name, str(folder), source_hash(folder, shared),
-                     tuple(str(path) for path in shared))
+    parts = (folder, *shared)
+    digest, files = snapshot(parts)
+    remember(parts, files, digest)
+    return PluginRef("", folder.name, str(folder), digest, tuple(str(path) for path in shared))
 
 
-def _forget_package(name: str) -> None:
-    for module_name in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-        del sys.modules[module_name]
+def _forget_package(name: str) -> dict[str, ModuleType]:
+    """Take a package and its submodules out of sys.modules; returns them."""
+    return {module_name: sys.modules.pop(module_name) for module_name in
+            [m for m in sys.modules if m == name or m.startswith(name + ".")]}
 
 
 def _spec_for(name: str, target: Path):
@@ -164,7 +159,7 @@ def _fresh_module(name: str, target: Path) -> ModuleType:
     plugin_dirs.add(parent)
     if parent not in sys.path:
         sys.path.append(parent)     # lets plugins import their siblings' helpers
-    _forget_package(name)
+    earlier = _forget_package(name)
     _drop_bytecode(name, target)
     spec = _spec_for(name, target)
     module = importlib.util.module_from_spec(spec)
@@ -172,8 +167,9 @@ def _fresh_module(name: str, target: Path) -> ModuleType:
     try:
         if spec.loader is not None:
             spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
+    except BaseException:       # the version imported before stays whole (last good)
+        _forget_package(name)
+        sys.modules.update(earlier)
         raise
     return module
 
@@ -196,7 +192,7 @@ def import_plugin(ref: PluginRef) -> ModuleType:
         module = _loaded.get(key)
         if module is None:
             if ref.path:
-                module = _import_folder(ref)
+                module = _import_folder(local_ref(ref))
             else:
                 module_name, _, attribute = ref.module.partition(":")
                 module = importlib.import_module(module_name)
@@ -205,8 +201,9 @@ def import_plugin(ref: PluginRef) -> ModuleType:
         return module
 
 
-def forget(ref: PluginRef) -> None:
-    """Drop every cached version of a plugin (used by hot reload)."""
+def forget(ref: PluginRef, every_version: bool = True) -> None:
+    """Drop the cached versions of a plugin (hot reload): all, or only `ref`'s."""
     with _lock:
-        for key in [k for k in _loaded if k[0] == (ref.path or ref.module)]:
+        for key in [k for k in _loaded if k[0] == (ref.path or ref.module)
+                    and (every_version or k[1] == ref.source_hash)]:
             del _loaded[key]

@@ -12,9 +12,11 @@ import importlib.util
 import os
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from dataflow.errors import PluginNotFound, Problem
+from dataflow.plugins.command_plugin import COMMANDS_FILE, read_commands
 from dataflow.plugins.contract import (PluginInfo, declared_constants, plugin_config_ui,
                                       plugin_metadata, read_plugin)
 from dataflow.plugins.loader import (PluginRef, folder_ref, forget, import_plugin, plugin_dirs,
@@ -90,7 +92,24 @@ def _load(ref: PluginRef, origin: str, where: str):
     if info is not None and ref.source_hash not in _started.setdefault(where, set()):
         _started[where].add(ref.source_hash)
         problems = problems + _call_lifecycle(module, "on_load", where)
+        if problems:      # not started: the next load calls on_load again
+            _started[where].discard(ref.source_hash)
     return (None if problems else info), problems
+
+
+def _last_good(problems: list[Problem], info: PluginInfo) -> list[Problem]:
+    """The new version's problems, as warnings: the version loaded before keeps serving."""
+    return [replace(problem, warning=True, message=f"{problem.message}; serving the last "
+                    f"good version {info.ref.source_hash} until it is fixed")
+            for problem in problems]
+
+
+def _shut_down(info: PluginInfo, where: str) -> list[Problem]:
+    """on_shutdown of a version that is replaced; its module is dropped from the cache."""
+    problems = _call_lifecycle(import_plugin(info.ref), "on_shutdown", where)
+    _started.get(where, set()).discard(info.ref.source_hash)
+    forget(info.ref, every_version=False)
+    return problems
 
 
 class PluginRegistry:
@@ -122,13 +141,18 @@ class PluginRegistry:
             yield PluginRef("", point.value, None, _entry_point_hash(point)), \
                 f"entry point {package}", f"entry point {point.name} = {point.value}"
 
-    def discover(self) -> None:
+    def discover(self, previous: dict[str, PluginInfo] | None = None) -> None:
+        """Find and load every plugin. `previous` (file shown → the version loaded from it
+        before): a plugin whose new code fails keeps that version serving."""
         plugins: dict[str, PluginInfo] = {}
         problems: list[Problem] = []
         where: dict[str, str] = {}
         broken: dict[str, dict] = {}
         for ref, origin, shown in self._candidates(problems):
             info, found = _load(ref, origin, shown)
+            last_good = (previous or {}).get(shown)
+            if info is None and last_good is not None:
+                info, found = last_good, _last_good(found, last_good)
             problems += found
             if info is None:
                 broken[shown] = declared_constants(Path(ref.path) / "__init__.py") \
@@ -140,22 +164,35 @@ class PluginRegistry:
                     f"{where[info.id]}", "give each plugin a unique PLUGIN_NAME"))
                 continue
             plugins[info.id], where[info.id] = info, shown
+        commands, found = read_commands(self.project_dir, where)    # config/commands.yaml
+        plugins, problems = {**plugins, **commands}, problems + found
+        where.update({plugin_id: COMMANDS_FILE for plugin_id in commands})
         self.plugins, self.problems, self.where = plugins, problems, where
         self.broken = broken
 
     def reload(self) -> list[str]:
-        """Re-read every plugin; returns the ids whose source changed (hot reload)."""
-        before = {pid: info.ref.source_hash for pid, info in self.plugins.items()}
-        old_modules = {pid: import_plugin(info.ref) for pid, info in self.plugins.items()}
-        for info in self.plugins.values():
-            forget(info.ref)
-        self.discover()
-        for pid, module in old_modules.items():
-            if before[pid] != getattr(self.plugins.get(pid), "ref", PluginRef("", "")).source_hash:
-                self.problems += _call_lifecycle(module, "on_shutdown", self.where.get(pid, pid))
-                _started.get(self.where.get(pid, pid), set()).discard(before[pid])
+        """Re-read every plugin (hot reload); returns the ids whose version changed.
+
+        A changed plugin's new version is imported and its on_load called, then the old
+        version's on_shutdown; an unchanged one keeps its module (and its state). A plugin
+        whose new code fails keeps its last good version serving, its error a warning in
+        `problems` (runs go on with that version) until it is fixed."""
+        before, old_where = dict(self.plugins), dict(self.where)
+        self.discover({old_where[pid]: info for pid, info in before.items()})
+        ended: list[Problem] = []
+        for pid, old in before.items():
+            now = self.plugins.get(pid)
+            if now is None or now.ref != old.ref:
+                ended += _shut_down(old, old_where[pid])
+        self.problems += ended
         return sorted(pid for pid, info in self.plugins.items()
-                      if before.get(pid) != info.ref.source_hash)
+                      if pid not in before or before[pid].ref != info.ref)
+
+    def serving_last_good(self, plugin_id: str) -> list[Problem]:
+        """Why the plugin serves its last good version (its new code's errors), if it does."""
+        shown = self.where.get(plugin_id)
+        return [problem for problem in self.problems if problem.file == shown
+                and problem.warning and "serving the last good version" in problem.message]
 
     def shutdown(self) -> None:
         """Call every loaded plugin's on_shutdown (at the end of a process's use)."""

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from distributed import Client, Future, LocalCluster, wait
-from distributed.client import FuturesCancelledError
+from distributed import Client, LocalCluster
 
 from dataflow.alerts.run_event import run_finished_event, run_started_event
 from dataflow.run.cancel import Canceller
+from dataflow.cluster.shutdown import abandon
 from dataflow.cluster.client import dashboard_link, start_client
 from dataflow.errors import PluginNotFound, RunTimeout
 from dataflow.events import add_local_listener, remove_local_listener, subscribe, unsubscribe
@@ -30,10 +30,16 @@ from dataflow.run.settle import reconcile
 from dataflow.cluster.resources import Resources
 from dataflow.run.result import RunHandle, RunResult
 from dataflow.run.resume import resume_plan
+from dataflow.run.resume_claim import ResumeClaim
 from dataflow.store.control import request_cancel
+from dataflow.store.retention import apply_retention_later
 from dataflow.run.state import RunState
+from dataflow.run.atomic import settle_undo
 from dataflow.run.supervisor import RunSupervisor
+from dataflow.run.follow import superseded, wait_all
 from dataflow.cluster.worker_setup import prepare_workers
+from dataflow.cluster.code_shipping import ship_code
+from dataflow.plugins.watch import PluginWatcher
 
 if TYPE_CHECKING:
     from dataflow.model import RunPlan
@@ -44,18 +50,6 @@ FINISH_EVENT_GRACE = 2.0     # seconds to wait for end events after the futures 
 CANCEL_WAIT = 30.0           # seconds a timed-out run gets to stop before it is settled
 
 
-def _wait_all(futures: list[Future], timeout: float | None) -> None:
-    """Wait until every future is finished, erred or cancelled (cancelled ones don't raise)."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            wait([f for f in futures if not f.done()], timeout=remaining)
-            return
-        except FuturesCancelledError:
-            continue
-
-
 class Engine:
     """Runs pipelines of one project on one Dask client (started on first use).
 
@@ -63,11 +57,12 @@ class Engine:
     the CPU governor; `govern=True` governs a client you pass in as well.
     `listeners` are called on the event thread, in order; `observers` (the user's, from
     listeners/ and entry points, and those added by `add_listener`) each on a thread of
-    their own, so that one raising or hanging never harms a run.
+    their own, so that one raising or hanging never harms a run. `watch=True`: hot reload.
     """
 
     def __init__(self, project: Project, client: Client | None = None,
-                 listeners: Iterable[Callable[[dict], None]] = (), govern: bool | None = None):
+                 listeners: Iterable[Callable[[dict], None]] = (), govern: bool | None = None,
+                 watch: bool = False):
         self.project = project
         self.observers = ListenerSet(discover_listeners(project))
         self.listeners: list[Callable[[dict], None]] = [*listeners, self.observers]
@@ -81,11 +76,19 @@ class Engine:
         cluster = project.settings.cluster
         self.canceller = Canceller(lambda: self.client, cluster.cancel_grace_seconds)
         add_local_listener(self._route)
+        self._watcher = PluginWatcher(project).start() if watch else None
+
+    def watch(self) -> PluginWatcher:
+        """Hot reload: saved plugin files serve the next run (docs/plugins.md); close() stops it."""
+        self._watcher = self._watcher or PluginWatcher(self.project).start()
+        return self._watcher
 
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client, self._cluster = start_client(self.project.settings.cluster)
+            settings = self.project.settings
+            self._client, self._cluster = start_client(
+                settings.cluster, int(settings.retry.get("worker_death_retries", 1)))
         if self.resources is None:
             subscribe(self._client, self._route)
             prepare_workers(self._client, self.project, own_cluster=self._cluster is not None)
@@ -115,7 +118,7 @@ class Engine:
 
     def _route(self, event: dict) -> None:
         handle = self.active_runs.get(event.get("run_id", ""))
-        if handle is not None:
+        if handle is not None and not superseded(handle, event):
             handle.state.handle(event)
 
     def plan(self, pipeline: str) -> RunPlan:
@@ -124,12 +127,11 @@ class Engine:
     def start(self, pipeline: str, trigger: str = "api",
               listeners: Iterable[Callable[[dict], None]] = (), plan: RunPlan | None = None,
               use_cache: bool = True, resumed_from: str | None = None,
-              run_fields: dict | None = None) -> RunHandle:
-        """Plan (unless given a plan), record and submit a run; returns at once.
-
-        `run_fields` are recorded on the run; a `logical_time` among them (a scheduled
-        run's fire time) is also handed to the plugins in their context.
-        """
+              run_fields: dict | None = None, submit: bool = True) -> RunHandle:
+        """Plan (unless given a plan), record and submit a run; returns at once. `run_fields`
+        are recorded on the run; a `logical_time` among them (a scheduled run's fire time)
+        is also handed to the plugins in their context. `submit=False`: all but the submit
+        (run/batch_trigger.py submits the graphs of many runs at once)."""
         plan = plan or build_plan(self.project, pipeline)
         client, run_id = self.client, uuid.uuid4().hex
         fields = dict(run_fields or {})
@@ -144,7 +146,9 @@ class Engine:
         self._announce(handle, run_started_event(run_id, plan.pipeline, trigger, env.start_time))
         if self._supervisor is None:
             self._supervisor = RunSupervisor(self)
-        handle.futures = submit_graph(client, env, plan)
+        ship_code(client, [task.ref for task in plan.tasks])   # once per source hash
+        if submit:
+            handle.futures = submit_graph(client, env, plan)
         return handle
 
     def wait(self, handle: RunHandle, timeout: float | None = None) -> RunResult:
@@ -153,10 +157,10 @@ class Engine:
         With `timeout` (seconds), a run still going then is cancelled and RunTimeout raised.
         """
         try:
-            _wait_all(list(handle.futures.values()), timeout)
+            wait_all(list(handle.futures.values()), timeout)
         except TimeoutError:
             self.cancel(handle.run_id)
-            _wait_all(list(handle.futures.values()), CANCEL_WAIT)
+            wait_all(list(handle.futures.values()), CANCEL_WAIT)
             result = self._settle_and_finish(handle)
             raise RunTimeout(handle.run_id, timeout or 0.0, result.status) from None
         return self._settle_and_finish(handle)
@@ -168,6 +172,7 @@ class Engine:
         return self._finish(handle)
 
     def _finish(self, handle: RunHandle) -> RunResult:
+        settle_undo(self.client, self.project, handle)   # atomic rollback (run/atomic.py)
         run_state = handle.state
         status, duration = run_state.status(), round(time.time() - handle.started, 4)
         error, finished = run_state.first_error(), datetime.now(timezone.utc)
@@ -175,10 +180,12 @@ class Engine:
             "status": status, "finished": finished, "duration": duration,
             "counts": run_state.counts(), "error": error})
         self.active_runs.pop(handle.run_id, None)
+        self.canceller.forget(handle.run_id)
         self._announce(handle, run_finished_event(handle.run_id, handle.plan.pipeline, status,
                                                   handle.env.start_time, finished, error))
         if run_state.log_file is not None:
             run_state.log_file.close()
+        apply_retention_later(self.project, handle.plan.pipeline)   # own thread; never raises
         # Cancel flags stay set on the workers: a cancelled task Dask had already handed
         # to a worker may still reach its thread later, and must then not run.
         return RunResult(handle.run_id, handle.plan.pipeline, status, duration,
@@ -192,13 +199,15 @@ class Engine:
 
     def resume(self, run_id: str, failed_only: bool = False,
                listeners: Iterable[Callable[[dict], None]] = (),
-               timeout: float | None = None) -> RunResult:
-        """Re-run a failed/cancelled/interrupted run; completed tasks are restored."""
-        plan, old = resume_plan(self.project, run_id, failed_only)
-        handle = self.start(old["pipeline"], "resume", listeners, plan=plan,
-                            resumed_from=old["_id"])
-        self.project.recorder.record("runs", old["_id"], {"resumed_by": handle.run_id})
-        return self.wait(handle, timeout)
+               timeout: float | None = None, again: bool = False) -> RunResult:
+        """Re-run a failed/cancelled/interrupted run; completed tasks are restored. One
+        resume of a run at a time; a run resumed before only with `again`."""
+        plan, old = resume_plan(self.project, run_id, failed_only, again)
+        with ResumeClaim(self.project.db, old, again) as claim:
+            handle = self.start(old["pipeline"], "resume", listeners, plan=plan,
+                                resumed_from=old["_id"])
+            claim.started(handle.run_id)
+            return self.wait(handle, timeout)
 
     def cancel(self, run_id: str, plugin: str | None = None) -> str:
         """Cancel a run (or one plugin of it) run here or by another process."""
@@ -211,16 +220,20 @@ class Engine:
         self.canceller.cancel(handle, plugin)
         return run_id
 
-    def close(self) -> None:
+    def close(self, for_exit: bool = False) -> None:
+        """Stop the engine. `for_exit`: the process leaves next (cluster/shutdown.py), so
+        an owned cluster is left to `exit_now` to kill instead of being retired."""
         remove_local_listener(self._route)
         self.observers.stop()
-        for stoppable in (self._supervisor, self.resources):
+        for stoppable in (self._supervisor, self.resources, self._watcher):
             if stoppable is not None:
                 stoppable.stop()
         self.project.recorder.flush()
         if self._client is not None:
             unsubscribe(self._client, self._route)
-        if self._owns_client and self._client is not None:
+        if for_exit and self._cluster is not None:
+            abandon(self._cluster)
+        elif self._owns_client and self._client is not None:
             self._client.close()
             if self._cluster is not None:
                 self._cluster.close()

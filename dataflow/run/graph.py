@@ -13,15 +13,18 @@ from typing import TYPE_CHECKING
 from dask._task_spec import Task, TaskRef
 
 from dataflow.model import PlannedTask, RunEnv, RunPlan, priority_value
+from dataflow.run.stream_chains import stream_chains
 # The one bridge from the orchestrating side to code that runs on the workers: the task
-# function, and the cancel-flag functions sent with `client.run`.
-from dataflow.worker.task import execute_task, hard_stop, request_cancel, running_here
+# function, and the cancel-flag functions sent with `client.run` (and as a worker plugin).
+# undo_completed: a completed task of a failed atomic run rolled back (run/atomic.py).
+from dataflow.worker.task import (CancelFlag, execute_task, hard_stop, request_cancel,
+                                  running_here, undo_completed)
 
 if TYPE_CHECKING:
     from distributed import Client, Future
 
 __all__ = ["submit_graph", "task_key", "execute_task", "hard_stop", "request_cancel",
-           "running_here"]
+           "running_here", "CancelFlag", "undo_completed"]
 
 
 def task_key(env: RunEnv, task: PlannedTask) -> str:
@@ -36,11 +39,15 @@ def _priority(plan: RunPlan, task: PlannedTask) -> int:
 def _as_one_graph(client: Client, env: RunEnv, plan: RunPlan) -> dict[str, Future]:
     graph, keys, task_ids = {}, [], []
     previous: list[str] = []
+    chains = stream_chains(plan)        # run/stream_chains.py: streamed hooks, fused
     for stage in plan.stages:
         current = []
         for task in stage:
             key = task_key(env, task)
-            graph[key] = Task(key, execute_task, env, task, *[TaskRef(k) for k in previous])
+            chain: dict = ({"stream_chain": chains[task.task_id]}
+                           if task.task_id in chains else {})
+            graph[key] = Task(key, execute_task, env, task, *[TaskRef(k) for k in previous],
+                              **chain)
             keys.append(key)
             task_ids.append(task.task_id)
             current.append(key)
@@ -53,11 +60,14 @@ def _as_one_graph(client: Client, env: RunEnv, plan: RunPlan) -> dict[str, Futur
 def _one_by_one(client: Client, env: RunEnv, plan: RunPlan) -> dict[str, Future]:
     futures: dict = {}
     previous: list = []
+    chains = stream_chains(plan)
     for stage in plan.stages:
         current = []
         for task in stage:
+            chain = {"stream_chain": chains[task.task_id]} if task.task_id in chains else {}
             future = client.submit(execute_task, env, task, *previous, key=task_key(env, task),
-                                   priority=_priority(plan, task), pure=False, retries=0)
+                                   priority=_priority(plan, task), pure=False, retries=0,
+                                   **chain)
             futures[task.task_id] = future
             current.append(future)
         previous = current or previous

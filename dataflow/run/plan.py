@@ -4,10 +4,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from collections import Counter
+from dataclasses import replace
 
 from dataflow.config.pipelines import PIPELINES_FILE
 from dataflow.errors import ConfigError, PipelineNotFound, Problem, did_you_mean
 from dataflow.model import PlannedTask, RunPlan
+from dataflow.plugins.command_plugin import command_config
 
 if TYPE_CHECKING:
     from dataflow.config.pipelines import Pipeline
@@ -21,11 +23,19 @@ def plugins_for_hook(project: Project, pipeline: str, hook: str,
     if definition is None:
         definition = project.pipelines.get(pipeline)
     if definition is not None and hook in definition.hook_plugins:
-        return list(definition.hook_plugins[hook])
+        return tagged(project, pipeline, definition.hook_plugins[hook],
+                      definition.hook_tags.get(hook, ()))
     mapped = project.yaml_pipelines.hook_map.get(hook)
     if mapped is not None:
-        return list(mapped)
+        return tagged(project, pipeline, mapped, project.yaml_pipelines.hook_tags.get(hook, ()))
     return [info.id for info in project.registry.select(pipeline=pipeline) if hook in info.hooks]
+
+
+def tagged(project: Project, pipeline: str, names, tags) -> list[str]:
+    """A hook map's entry: its plugins by name, then those whose TAGS have one of `tags`
+    and whose PIPELINES include `pipeline` (by id), each once."""
+    chosen = [info.id for tag in tags for info in project.registry.select(tag, pipeline)]
+    return list(dict.fromkeys([*names, *sorted(set(chosen))]))
 
 
 def plugins_in_pipeline(project: Project, pipeline_name: str) -> list[str]:
@@ -116,23 +126,27 @@ def path_problems(project: Project) -> list[Problem]:
 
 def pipeline_problems(project: Project, name: str, pipeline: Pipeline) -> list[Problem]:
     """What stops a run of this pipeline: its plugins' problems, its hooks, paths."""
-    return ([p for p in project.registry.problems if concerns(project, p, name, pipeline)]
+    return ([p for p in project.registry.problems      # warnings: e.g. serving last good
+             if not p.warning and concerns(project, p, name, pipeline)]
             + hook_problems(project, name, pipeline) + path_problems(project))
 
 
-def build_plan(project: Project, pipeline_name: str) -> RunPlan:
-    """Hooks → plugins → validated configs, read from the project and the store."""
+def build_plan(project: Project, pipeline_name: str, pipelines: dict | None = None,
+               stored: dict | None = None) -> RunPlan:
+    """Hooks → plugins → validated configs, read from the project and the store
+    (`pipelines`, `stored`: the project's pipelines and this pipeline's stored configs,
+    when read already, e.g. once for a burst of runs: run/batch_trigger.py)."""
     problems = project.file_problems()
     if problems:        # the same refusal as `dataflow validate`, for API callers too
         raise ConfigError(problems)
-    pipelines = project.pipelines       # one read of the stored pipelines a plan
+    pipelines = project.pipelines if pipelines is None else pipelines   # one read a plan
     pipeline = pipelines.get(pipeline_name)
     if pipeline is None:
         raise PipelineNotFound(pipeline_name, list(pipelines))
     problems = pipeline_problems(project, pipeline_name, pipeline)
     if problems:
         raise ConfigError(problems)
-    stored = project.config.stored_configs(pipeline_name)
+    stored = project.config.stored_configs(pipeline_name) if stored is None else stored
     stages = []
     for index, hook in enumerate(pipeline.hooks):
         stage = []
@@ -141,8 +155,28 @@ def build_plan(project: Project, pipeline_name: str) -> RunPlan:
             config = project.config.effective_config(plugin_id, pipeline_name,
                                                      stored.get(plugin_id, {}))
             project.config.check(plugin_id, pipeline_name, config)
+            config = command_config(project, pipeline_name, info, config)   # its env layers
             stage.append(PlannedTask(hook, index, plugin_id, info.ref, info.version, config,
                                      info.fail_hard, info.output_schema, info.priority,
                                      info.deadline, info.retry, info.cache_ttl))
         stages.append(tuple(stage))
     return RunPlan(pipeline_name, pipeline.hooks, tuple(stages), pipeline.priority)
+
+
+def chain_plan(project: Project, pipeline_name: str, chain: list[str]) -> RunPlan:
+    """`dataflow run P --with-upstream`: the plans of `chain` (P's upstream pipelines, in
+    run order), then P's own, as successive stages of one plan, so one Dask graph runs
+    them in order. An upstream's hooks are named "<upstream>.<hook>" and its tasks are
+    fail-hard: a failed upstream stops the chain before stale data reach P."""
+    plans = [build_plan(project, name) for name in [*chain, pipeline_name]]
+    hooks: list[str] = []
+    stages: list[tuple[PlannedTask, ...]] = []
+    for plan in plans:
+        upstream = plan.pipeline != pipeline_name
+        for hook, stage in zip(plan.hooks, plan.stages):
+            name, index = (f"{plan.pipeline}.{hook}" if upstream else hook), len(hooks)
+            hooks.append(name)
+            stages.append(tuple(replace(task, hook=name, hook_index=index,
+                                        fail_hard=task.fail_hard or upstream)
+                                for task in stage))
+    return RunPlan(pipeline_name, tuple(hooks), tuple(stages), plans[-1].priority)

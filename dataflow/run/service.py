@@ -13,9 +13,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dataflow.errors import RunNotFound
+from dataflow.run.batch_trigger import PlanCache, TriggerRequest, plan_ahead, trigger_many
 from dataflow.run.overrides import apply_overrides, select_plugins
-from dataflow.run.plan import build_plan
+from dataflow.config.dependencies import upstream_chain
+from dataflow.run.plan import build_plan, chain_plan
+from dataflow.run.preconditions import check_preconditions, gate_plugins, record_gated
 from dataflow.run.resume import resume_plan
+from dataflow.run.resume_claim import ResumeClaim
 from dataflow.store.control import mark_success
 
 if TYPE_CHECKING:
@@ -36,6 +40,8 @@ class RunService:
         self._lock = threading.Lock()
         self._finished = threading.Condition(self._lock)
         self._run_listeners: list[Callable[[dict], None]] = []
+        self._plans = PlanCache()        # trigger_many's plans, kept while unchanged
+        self._resuming = threading.Lock()   # lease taken → resumed run named, one at a time
 
     @property
     def project(self) -> Project:
@@ -46,37 +52,66 @@ class RunService:
         self.engine.listeners.append(listener)
 
     def plan(self, pipeline: str, overrides: dict | None = None,
-             plugins: list[str] | None = None):
-        """The plan a trigger would run: validated, with overrides applied."""
-        plan = build_plan(self.project, pipeline)
+             plugins: list[str] | None = None, upstream: list[str] | None = None):
+        """The plan a trigger would run: validated, with overrides applied (`upstream`:
+        those pipelines first, in the same graph)."""
+        plan = (chain_plan(self.project, pipeline, upstream) if upstream
+                else build_plan(self.project, pipeline))
         plan = select_plugins(plan, list(plugins or []))
         return apply_overrides(self.project, plan, overrides or {})
 
     def trigger(self, pipeline: str, *, trigger: str = "api", overrides: dict | None = None,
                 plugins: list[str] | None = None, use_cache: bool = True,
-                run_fields: dict[str, Any] | None = None) -> str:
+                run_fields: dict[str, Any] | None = None, force: bool = False,
+                with_upstream: bool = False) -> str:
         """Plan, record and submit a run; returns its id at once (the run goes on here).
 
         Bad input (unknown pipeline or plugin, an override the schema refuses) raises
-        before anything is recorded.
+        before anything is recorded; so does a closed gate or a stale upstream
+        (PreconditionUnmet; `force` overrides the upstream; `with_upstream` runs it first).
         """
-        plan = self.plan(pipeline, overrides, plugins)
-        fields = dict(run_fields or {})
+        check_preconditions(self.project, pipeline, force, with_upstream)
+        chain = upstream_chain(self.project.pipelines, pipeline) if with_upstream else []
+        plan, gated = gate_plugins(self.project, self.plan(pipeline, overrides, plugins, chain))
+        fields = dict(run_fields or {}, **({"upstream": chain} if chain else {}),
+                      **({"forced": True} if force else {}), **({"gated": gated} if gated else {}))
         if overrides:
             fields["overrides"] = overrides
         if plugins:
             fields["only_plugins"] = list(plugins)
         handle = self.engine.start(pipeline, trigger, plan=plan, use_cache=use_cache,
                                    run_fields=fields)
+        record_gated(self.project.recorder, handle.run_id, pipeline, gated)
         self._follow(handle)
         return handle.run_id
 
-    def resume(self, run_id: str, failed_only: bool = False, trigger: str = "resume") -> str:
-        """Resume a finished run as a new run; returns the new run's id at once."""
-        plan, old = resume_plan(self.project, run_id, failed_only)
-        handle = self.engine.start(old["pipeline"], trigger, plan=plan, resumed_from=old["_id"])
-        self.project.recorder.record("runs", old["_id"], {"resumed_by": handle.run_id})
-        self._follow(handle)
+    def trigger_many(self, requests: list[TriggerRequest]) -> list[str | Exception]:
+        """Start many runs at once, each as trigger() would (a burst of scheduled fires:
+        run/batch_trigger.py); per request its run id, or the error that refused it."""
+        return trigger_many(self, requests, self._plans)
+
+    def plan_ahead(self, pipelines: list[str]) -> int:
+        """Plan these pipelines now for a trigger_many to come (the scheduler's next fire
+        time); how many could be planned."""
+        return plan_ahead(self, pipelines, self._plans)
+
+    def resume(self, run_id: str, failed_only: bool = False, trigger: str = "resume",
+               again: bool = False) -> str:
+        """Resume a finished run as a new run; returns the new run's id at once. Like
+        Engine.resume, it holds the resume lease (run/resume_claim.py) until the resumed
+        run ends: a run being resumed, or resumed before (unless `again`), is refused
+        (NotResumable, naming the resuming run)."""
+        plan, old = resume_plan(self.project, run_id, failed_only, again)
+        with self._resuming:      # a concurrent resume here sees the new run's id
+            claim = ResumeClaim(self.project.db, old, again).__enter__()
+            try:
+                handle = self.engine.start(old["pipeline"], trigger, plan=plan,
+                                           resumed_from=old["_id"])
+                claim.started(handle.run_id)
+            except BaseException:
+                claim.__exit__(None, None, None)
+                raise
+        self._follow(handle, release=claim.__exit__)
         return handle.run_id
 
     def cancel(self, run_id: str, plugin: str | None = None) -> str:
@@ -86,15 +121,24 @@ class RunService:
     def mark_success(self, run_id: str, plugin: str) -> dict:
         return mark_success(self.project.db, run_id, plugin)
 
-    def _follow(self, handle: RunHandle) -> None:
-        thread = threading.Thread(target=self._wait_for, args=(handle,), daemon=True,
+    def _adopt(self, run_ids: list[str], thread: threading.Thread) -> None:
+        """Runs followed by `thread` (run/batch_follow.py), ended through _wait_for."""
+        with self._lock:
+            self._threads.update(dict.fromkeys(run_ids, thread))
+
+    def _follow(self, handle: RunHandle, release: Callable[..., Any] | None = None) -> None:
+        thread = threading.Thread(target=self._wait_for, args=(handle, release), daemon=True,
                                   name=f"dataflow-run-{handle.run_id[:8]}")
         with self._lock:
             self._threads[handle.run_id] = thread
         thread.start()
 
-    def _wait_for(self, handle: RunHandle) -> None:
-        result = self.engine.wait(handle)
+    def _wait_for(self, handle: RunHandle, release: Callable[..., Any] | None = None) -> None:
+        try:
+            result = self.engine.wait(handle)
+        finally:
+            if release is not None:      # the resume lease, given up when the run ends
+                release(None, None, None)
         with self._finished:
             self._results[handle.run_id] = result
             self._threads.pop(handle.run_id, None)

@@ -8,7 +8,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from distributed.scheduler import KilledWorker
+
 from dataflow.statuses import TaskStatus
+
+WORKER_DIED = "worker died"     # as worker/deaths.py says it
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -21,6 +25,28 @@ def _outcome_meta(outcome: Outcome) -> dict:
     return outcome.meta()
 
 
+def _killed(handle: RunHandle, task_id: str, error: KilledWorker) -> dict:
+    """Dask gave up on a task whose workers kept dying (its allowed-failures were used up
+    before worker/deaths.py could record it): that task failed; its downstream tasks, which
+    Dask errs with the same exception, did not run — skipped, or (no fail-hard plugin
+    stopped the pipeline) failed because an input is missing."""
+    by_key = {f.key: tid for tid, f in handle.futures.items()}
+    culprit = by_key.get(error.task, task_id)
+    planned = {task.task_id: task for task in handle.plan.tasks}
+    if culprit == task_id:
+        return {"status": TaskStatus.FAILED, "traceback": None,
+                "stops_pipeline": planned[task_id].fail_hard,
+                "error": f"{WORKER_DIED}: Dask gave up after its worker died "
+                         f"{error.allowed_failures + 1} time(s)"}
+    origin = planned[culprit]
+    if origin.fail_hard:
+        return {"status": TaskStatus.SKIPPED, "started": None, "stops_pipeline": True,
+                "error": f"skipped: {origin.plugin} ({origin.hook}) stopped the pipeline"}
+    return {"status": TaskStatus.FAILED, "started": None, "stops_pipeline": False,
+            "error": f"not run: its input {origin.plugin} ({origin.hook}) was lost with its "
+                     f"worker ({WORKER_DIED})"}
+
+
 def _synthetic_end(handle: RunHandle, task_id: str, future: Future) -> dict | None:
     task = handle.state.tasks[task_id]
     event = {"kind": "task_finished", "run_id": handle.run_id, "task_id": task_id,
@@ -28,6 +54,8 @@ def _synthetic_end(handle: RunHandle, task_id: str, future: Future) -> dict | No
              "finished": time.time()}
     if future.status == "error":
         error = future.exception()
+        if isinstance(error, KilledWorker):
+            return {**event, **_killed(handle, task_id, error)}
         return {**event, "status": TaskStatus.FAILED, "error": f"{type(error).__name__}: {error}",
                 "traceback": None, "stops_pipeline": False}
     if future.status == TaskStatus.CANCELLED:     # a future's own status word

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from dataflow.statuses import FINAL_TASK_STATUSES, RunStatus, TaskStatus
+from dataflow.statuses import FAILED_TASK_STATUSES, FINAL_TASK_STATUSES, RunStatus, TaskStatus
 
 if TYPE_CHECKING:
     from dataflow.model import RunPlan
@@ -23,10 +23,10 @@ def run_status(tasks: dict, cancel_requested: bool) -> str:
     statuses = [task["status"] for task in tasks.values()]
     if cancel_requested and TaskStatus.CANCELLED in statuses:
         return RunStatus.CANCELLED
-    if any(task.get("stops_pipeline") and task["status"] in (TaskStatus.FAILED, TaskStatus.TIMED_OUT)
-           for task in tasks.values()):
+    if any(task.get("stops_pipeline") and task["status"] in FAILED_TASK_STATUSES
+           for task in tasks.values()):      # failed, timed out, or so and rolled back
         return RunStatus.FAILED
-    if any(status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT, TaskStatus.CANCELLED) for status in statuses):
+    if any(status in FAILED_TASK_STATUSES or status == TaskStatus.CANCELLED for status in statuses):
         return RunStatus.COMPLETED_WITH_ERRORS
     return RunStatus.COMPLETED
 
@@ -34,7 +34,7 @@ def run_status(tasks: dict, cancel_requested: bool) -> str:
 def _extras(event: dict) -> dict:
     """What a finished task adds to its record: attempts, checkpoint, reuse, output summary."""
     extras = {key: event[key] for key in ("checkpoint", "reused", "cache_key", "output_summary",
-                                          "writes")
+                                          "writes", "rollback", "stream")
               if event.get(key) is not None}
     if event.get("attempts"):
         extras["attempts"] = [{**a, "started": _when(a["started"]), "finished": _when(a["finished"])}
@@ -97,7 +97,8 @@ class RunState:
             **_extras(event)})
 
     def _progress(self, event: dict) -> None:
-        progress = {"done": event["done"], "total": event["total"]}
+        progress = {"done": event["done"], "total": event["total"],   # + a stream's rows
+                    **{k: v for k, v in event.items() if k.startswith(("rows_", "chunks_"))}}
         with self._changed:
             state = self.tasks.get(event["task_id"])
             if state is None:

@@ -19,9 +19,10 @@ fire time in the window, fired or dropped), so no fire time is decided twice.
 """
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from dataflow.schedule.cron import iter_fire_times
 from dataflow.schedule.policy import Catchup, SchedulePolicy
@@ -44,12 +45,13 @@ class FireDecision:
     last_fired: datetime | None = None      # the caller's new `last_fired`
 
 
-def _window(policy: SchedulePolicy, start: datetime, now: datetime, keep: int
+@functools.lru_cache(maxsize=1024)     # pure: pipelines sharing a schedule share the answer
+def _window(schedule: str, zone: tzinfo, start: datetime, now: datetime, keep: int
             ) -> tuple[list[datetime], int]:
     """The newest `keep` fire times in (start, now], oldest first, and how many there are."""
     newest: deque[datetime] = deque(maxlen=keep)
     total = 0
-    for instant in iter_fire_times(policy.schedule, policy.zone, start):
+    for instant in iter_fire_times(schedule, zone, start):
         if instant > now:
             break
         newest.append(instant)
@@ -83,7 +85,9 @@ def due_fires(policy: SchedulePolicy, last_fired: datetime | None, now: datetime
     """Which fire times in (last_fired or started_at, now] run now and which are dropped
     (see the module docstring for the exact rules)."""
     start = last_fired if last_fired is not None else started_at
-    window, total = _window(policy, start, now, keep=policy.max_catchup + MAX_DROPPED_LISTED)
+    window, total = _window(policy.schedule, policy.zone, start, now,
+                            policy.max_catchup + MAX_DROPPED_LISTED)
+    window = list(window)                   # the cached list stays as it is
     if not window:
         return FireDecision(last_fired=last_fired)
     fire = _chosen(policy, window, now)

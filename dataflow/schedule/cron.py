@@ -21,6 +21,8 @@ wall-clock time twice (once per UTC offset); iterating naive times avoids that.
 """
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
@@ -84,12 +86,22 @@ def wall_to_instant(wall: datetime, zone: tzinfo) -> datetime:
     return _gap_end(wall, zone)
 
 
+CACHED_COUNT = 16         # next_fire_times(count <= this) answers are kept (small)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(cron: str) -> croniter:
+    """The expression parsed (a croniter is copied and moved to a start, never reused)."""
+    return croniter(cron, datetime(2000, 1, 1))
+
+
 def iter_fire_times(cron: str, tz: str | tzinfo, after: datetime) -> Iterator[datetime]:
     """Every fire time strictly after the aware instant `after`, oldest first, endless."""
     if after.tzinfo is None or after.utcoffset() is None:
         raise ValueError(f"`after` must be timezone-aware, got {after!r}")
     zone = as_zone(tz)
-    walls = croniter(cron, after.astimezone(zone).replace(tzinfo=None))
+    walls = copy.copy(_parsed(cron))        # parsed once per expression
+    walls.set_current(after.astimezone(zone).replace(tzinfo=None), force=True)
     last = after.astimezone(timezone.utc)
     while True:
         instant = wall_to_instant(walls.get_next(datetime), zone)
@@ -104,6 +116,18 @@ def next_fire_times(cron: str, tz: str | tzinfo, after: datetime, count: int | N
     `count` of them, none later than `until` (inclusive). Give `count`, `until` or both."""
     if count is None and until is None:
         raise ValueError("give `count`, `until` or both: the fire times never end")
+    if until is None and count is not None and count <= CACHED_COUNT:
+        return list(_next_few(cron, tz, after, count))
+    return _next_fire_times(cron, tz, after, count, until)
+
+
+@functools.lru_cache(maxsize=1024)     # pure: pipelines sharing a schedule share the answer
+def _next_few(cron: str, tz: str | tzinfo, after: datetime, count: int) -> tuple[datetime, ...]:
+    return tuple(_next_fire_times(cron, tz, after, count, None))
+
+
+def _next_fire_times(cron: str, tz: str | tzinfo, after: datetime, count: int | None,
+                     until: datetime | None) -> list[datetime]:
     times: list[datetime] = []
     if count is not None and count <= 0:
         return times

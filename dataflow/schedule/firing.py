@@ -15,13 +15,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from dataflow.errors import PreconditionUnmet
+from dataflow.run.batch_trigger import TriggerRequest
 from dataflow.schedule.catchup import FireDecision
 from dataflow.schedule.overlap import OverlapAction, overlap_action
 from dataflow.schedule.policy import SchedulePolicy
+from dataflow.schedule.upstream import unmet_fields
 from dataflow.store.schedules import FIRES, FireOutcome, claim_fires, fire_id, take_queued
 
 if TYPE_CHECKING:
@@ -45,9 +47,8 @@ class FireBatch:
     then `commit`: claim, cancel, trigger, record (run ids through the Recorder)."""
 
     def __init__(self, now: datetime, holder: str, active: dict[str, list[str]],
-                 queued: dict[str, list[dict]], pool: Executor | None = None):
+                 queued: dict[str, list[dict]]):
         self.now, self.holder, self.active, self.queued = now, holder, active, queued
-        self.pool = pool                        # triggers several runs at once when given
         self.records: list[dict] = []                            # new fire records
         self.starts: list[tuple[dict, SchedulePolicy, list[str]]] = []   # record, cancel ids
         self.dequeued: list[tuple[dict, SchedulePolicy, list[str]]] = []
@@ -137,34 +138,35 @@ class FireBatch:
 
     def _start_all(self, starts: list, service: RunService, clock_now: Callable[[], datetime],
                    on_started: Callable[[dict, str], None]) -> dict[str, dict]:
-        """Start the claimed runs, oldest fire time first: the first alone (the engine sets
-        itself up on its first run), the others from the pool, several at once."""
-        def start(item: tuple) -> tuple[str, dict]:
-            record, policy, cancel = item
-            return record["_id"], self._start(service, record, policy, cancel, clock_now,
-                                              on_started)
-        done = dict(map(start, starts[:1]))
-        if self.pool is None:
-            return {**done, **dict(map(start, starts[1:]))}
-        return {**done, **dict(self.pool.map(start, starts[1:]))}
+        """Cancel the runs to make room, then start the claimed runs together, oldest fire
+        time first (`RunService.trigger_many`: one read of the pipelines and configs, one
+        submit); each record's new fields."""
+        cancelled = {record["_id"]: [run_id for run_id in cancel if _cancelled(service, run_id)]
+                     for record, _, cancel in starts}
+        outcomes = service.trigger_many([TriggerRequest(policy.pipeline, TRIGGER, {
+            "schedule": policy.schedule, "logical_time": record["logical_time"]})
+            for record, policy, _ in starts]) if starts else []
+        submitted, wall = clock_now(), time.time()
+        changes = {}
+        for (record, policy, _), outcome in zip(starts, outcomes):
+            if isinstance(outcome, Exception):
+                changes[record["_id"]] = _refused(policy, record, outcome)
+                continue
+            fields = {"run_id": outcome, "submitted": submitted, "submitted_wall": wall}
+            if cancelled[record["_id"]]:
+                fields["cancelled_runs"] = cancelled[record["_id"]]
+            on_started(record, outcome)
+            changes[record["_id"]] = fields
+        return changes
 
-    def _start(self, service: RunService, record: dict, policy: SchedulePolicy,
-               cancel: list[str], clock_now: Callable[[], datetime],
-               on_started: Callable[[dict, str], None]) -> dict:
-        """Cancel the runs to make room, trigger the run; the record's new fields."""
-        cancelled = [run_id for run_id in cancel if _cancelled(service, run_id)]
-        try:
-            run_id = service.trigger(policy.pipeline, trigger=TRIGGER, run_fields={
-                "schedule": policy.schedule, "logical_time": record["logical_time"]})
-        except Exception as error:      # noqa: BLE001 -- a broken pipeline must not stop the schedule
-            log.warning("scheduled run of %s (%s) could not start: %s", policy.pipeline,
-                        record["logical_time"].isoformat(), error)
-            return {"outcome": FireOutcome.SKIPPED, "reason": f"could not start: {error}"}
-        fields = {"run_id": run_id, "submitted": clock_now(), "submitted_wall": time.time()}
-        if cancelled:
-            fields["cancelled_runs"] = cancelled
-        on_started(record, run_id)
-        return fields
+
+def _refused(policy: SchedulePolicy, record: dict, error: Exception) -> dict:
+    """A fire record's new fields when its run did not start."""
+    if isinstance(error, PreconditionUnmet):    # upstream stale / gate closed: refused or waiting
+        return unmet_fields(error)
+    log.warning("scheduled run of %s (%s) could not start: %s", policy.pipeline,
+                record["logical_time"].isoformat(), error)
+    return {"outcome": FireOutcome.SKIPPED, "reason": f"could not start: {error}"}
 
 
 def _cancelled(service: RunService, run_id: str) -> bool:

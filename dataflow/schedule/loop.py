@@ -17,7 +17,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -31,6 +30,7 @@ from dataflow.schedule.firing import FireBatch, state_changes
 from dataflow.schedule.lease import Lease, default_holder
 from dataflow.schedule.roster import Roster
 from dataflow.schedule.status import loop_health, loop_status
+from dataflow.schedule.upstream import UpstreamWatcher
 from dataflow.store import schedules as store
 
 if TYPE_CHECKING:
@@ -41,7 +41,6 @@ QUEUE_POLL = 1.0                    # seconds between ticks while fire times are
 RETENTION = timedelta(days=30)      # fire records older than this are deleted
 PRUNE_EVERY = timedelta(hours=1)
 STOP_WAIT = 30.0                    # seconds stop() waits for a tick in progress
-TRIGGER_THREADS = 8                 # runs of one tick triggered at once
 
 
 class SchedulerLoop:
@@ -63,10 +62,10 @@ class SchedulerLoop:
         self._awaiting_start: dict[str, tuple[str, float]] = {}    # run: (pipeline, wall)
         self._lock = threading.Lock()
         self._thread: BackgroundThread | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._pruned: datetime | None = None
-        self._last_pipelines: dict | None = None
+        self._pruned, self._last_pipelines = None, None    # type: datetime | None, dict | None
+        self._planned_for: datetime | None = None           # the fire time planned ahead
         service.add_listener(self.on_event)
+        self.upstream = UpstreamWatcher(self)       # waiting fires, schedule: on_upstream
 
     @property
     def holder(self) -> str:
@@ -127,9 +126,6 @@ class SchedulerLoop:
             self.lease.release(self.clock.now(), reason)
         except Exception:
             log.exception("scheduler %s could not record its stop", self.holder)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
         self.roster.reset()
 
     # --- one pass --------------------------------------------------------------------
@@ -143,7 +139,7 @@ class SchedulerLoop:
         self.last_tick, next_due = now, None
         if holding:
             next_due = self._fire_due(db, now)
-            self._prune(db, now)
+            self._housekeep(db, now, next_due)
         self._notify("tick", {"time": now, "holding": holding})
         return next_due
 
@@ -165,9 +161,7 @@ class SchedulerLoop:
                    if queue and name in self.roster.entries]
         if not due and not waiting:
             return self.roster.next_due()
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(TRIGGER_THREADS, "dataflow-scheduler")
-        batch = FireBatch(now, self.holder, self._active_runs(db), self._queued, self._pool)
+        batch = FireBatch(now, self.holder, self._active_runs(db), self._queued)
         for name in waiting:
             batch.dequeue(self.roster.entries[name].policy)
         decisions = {}
@@ -205,16 +199,21 @@ class SchedulerLoop:
         return active_runs(store.active_runs_by_pipeline(db), here)
 
     def _started(self, record: dict, run_id: str) -> None:
-        """A run was triggered (on a pool thread): follow it; renew the lease during a
+        """A run was triggered: follow it; renew the lease during a
         long burst, so a standby loop does not take over from a busy one."""
         with self._lock:
             self._awaiting_start[run_id] = (record["pipeline"], time.time())
         self.lease.renew_if_due(self.clock.now())
 
-    def _prune(self, db, now: datetime) -> None:
+    def _housekeep(self, db, now: datetime, next_due: datetime | None) -> None:
+        """Prune old fire records (hourly); plan the runs of the next fire time ahead, so
+        its burst only checks the plans (run/batch_trigger.py)."""
         if self._pruned is None or now - self._pruned >= PRUNE_EVERY:
             self._pruned = now
             store.prune_fires(db, now - RETENTION)
+        if next_due is not None and next_due != self._planned_for:
+            self._planned_for = next_due
+            self.service.plan_ahead(self.roster.due_at(next_due))
 
     # --- what others see ---------------------------------------------------------------
     def on_event(self, event: dict) -> None:

@@ -7,6 +7,10 @@
     dataflow_scheduler_lease_held{holder}                 1 while this loop holds the lease
 
     metrics = scheduler_metrics(registry, loop)     # updated from the loop's listeners
+
+A fire is counted when the loop's listeners get its record as a "fire" event — as
+FireBatch's records are, and the refused/waiting ones schedule/upstream.py settles
+(`listener("fire", record)`): code that decides a fire elsewhere tells them the same way.
 """
 from __future__ import annotations
 

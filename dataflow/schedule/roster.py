@@ -137,6 +137,9 @@ class Roster:
     def due(self, now: datetime) -> list[Entry]:
         return [e for e in self.entries.values() if e.next_fire is not None and e.next_fire <= now]
 
+    def due_at(self, when: datetime) -> list[str]:
+        return [name for name, e in self.entries.items() if e.next_fire == when]
+
     def next_due(self) -> datetime | None:
         times = [e.next_fire for e in self.entries.values() if e.next_fire is not None]
         return min(times) if times else None

@@ -54,3 +54,13 @@ def config_history(db: Database[Any], plugin_id: str, pipeline: str) -> list[dic
 
 def config_version(db: Database[Any], plugin_id: str, pipeline: str, version: int) -> dict | None:
     return db["config_history"].find_one({"_id": f"{plugin_id}:{pipeline}:{version}"})
+
+
+def stored_records(db: Database[Any], pipeline: str | None = None,
+                   plugin_id: str | None = None) -> list[dict]:
+    """The current stored records (plugin, pipeline, config, version, plugin_version: the
+    plugin's VERSION when it was saved) of one pipeline and/or plugin, or all."""
+    query = {key: value for key, value in (("pipeline", pipeline), ("plugin", plugin_id))
+             if value is not None}
+    return list(db["plugin_configs"].find(query, {
+        "plugin": 1, "pipeline": 1, "config": 1, "version": 1, "plugin_version": 1}))

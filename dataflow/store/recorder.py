@@ -3,8 +3,12 @@
 Callers enqueue upserts (`record`). The writer takes what has queued, lingers a
 moment for more (a short run's start, progress and end then become one write per
 document), merges the updates of each document, and sends one ordered bulk_write
-per collection with j=True. A failed write is retried with backoff, never dropped;
-`flush()` cuts the linger short and waits until everything queued so far is stored.
+per collection with j=True. Every string of a record is bounded before it is queued
+(store/bounds.py). A write that fails for want of the store is retried with backoff until
+the store is back (a dead embedded server is restarted on its port); a document the store
+rejects as invalid is cut short once, then dropped, never retried as it was
+(store/write_errors.py). `flush()` cuts the linger short and waits until everything
+queued so far is stored.
 """
 from __future__ import annotations
 
@@ -14,10 +18,14 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from bson.errors import InvalidDocument
 from pymongo import InsertOne, UpdateOne, WriteConcern
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from dataflow.background import BackgroundThread
+from dataflow.store.bounds import bound_record
+from dataflow.store.connection import revive_store
+from dataflow.store.write_errors import Triage
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -27,7 +35,7 @@ MAX_BATCH = 5_000
 LINGER = 0.05          # seconds to gather more records before a write
 JOURNALED = WriteConcern(j=True)   # a run's state survives the store being killed right after
 APPEND = object()       # marks a record as an insert of a new document
-DUPLICATE_KEY = 11000
+MAX_DELAY = 5.0         # seconds between retries while the store is away
 
 
 def merge_updates(batch: list) -> dict[str, list]:
@@ -65,12 +73,16 @@ class Recorder:
 
     def record(self, collection: str, doc_id, fields: dict, insert_only: dict | None = None) -> None:
         """Upsert `fields` into document `doc_id` (and `insert_only` when it is new)."""
+        fields = bound_record(collection, doc_id, fields)
+        if insert_only:
+            insert_only = bound_record(collection, doc_id, insert_only)
         with self._done:
             self._pending += 1
         self._queue.put((collection, doc_id, fields, insert_only))
 
     def append(self, collection: str, doc_id, document: dict) -> None:
         """Insert a new document that is never updated (log records): cheaper than upserts."""
+        document = bound_record(collection, doc_id, document)
         with self._done:
             self._pending += 1
         self._queue.put((collection, doc_id, document, APPEND))
@@ -90,24 +102,35 @@ class Recorder:
         return batch
 
     def _write_with_retry(self, collection: str, operations: list) -> None:
-        delay = 0.1
-        while True:
+        """Until written: the store away → wait and retry; a document refused → Triage."""
+        delay, triage = 0.1, Triage(collection)
+        while operations:
+            ordered = not all(isinstance(op, InsertOne) for op in operations)
             try:
-                ordered = not all(isinstance(op, InsertOne) for op in operations)
                 self.db[collection].with_options(write_concern=JOURNALED).bulk_write(
                     operations, ordered=ordered)
                 return
             except BulkWriteError as error:
-                if all(e.get("code") == DUPLICATE_KEY for e in error.details["writeErrors"]):
-                    return     # a retried insert that had been stored already
-                log.warning("history write to %s failed (%s); retrying", collection, error)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                operations = triage.after_bulk_error(operations, error.details, ordered)
+                if not triage.transient:
+                    continue                # what is left goes at once
+            except InvalidDocument as error:    # pymongo's DocumentTooLarge too
+                operations = triage.after_unencodable(operations, error)
+                continue
+            except ConnectionFailure as error:
+                log.warning("the store is out of reach (%s): history for %s is kept and "
+                            "written once it is back; retrying in %.1fs", _short(error),
+                            collection, delay)
+                revive_store(self.db.client)    # a dead embedded server comes back
             except PyMongoError as error:
                 log.warning("history write to %s failed (%s); retrying in %.1fs",
-                            collection, error, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                            collection, _short(error), delay)
+            except Exception:               # a bug: say so, but keep the writer going
+                log.exception("history write to %s failed; %d records dropped", collection,
+                              len(operations))
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_DELAY)
 
     def _work(self, stopping: threading.Event) -> None:
         """Until the None sentinel of close(): nothing queued before it is left unwritten."""
@@ -138,3 +161,9 @@ class Recorder:
         self._stopping = True
         self._queue.put(None)
         self._thread.stop(timeout)
+
+
+def _short(error: Exception) -> str:
+    """An error for one log line (pymongo's can carry a whole topology description)."""
+    text = str(error)
+    return text if len(text) <= 300 else text[:300] + " …"

@@ -38,6 +38,8 @@ class FireOutcome(StrEnum):
     MISSED = "missed"
     QUEUED = "queued"
     PAUSED = "paused"
+    REFUSED = "refused"     # an upstream not fresh or a gate closed (schedule/upstream.py)
+    WAITING = "waiting"     # the same with on_unmet: wait; tried again at the next ticks
 
 
 def fire_id(pipeline: str, logical_time: datetime) -> str:

@@ -6,6 +6,7 @@
     dataflow_runs_running{pipeline}          runs recorded as running in the store (any
                                              process; one query, cached 5 s)
     dataflow_runs_active                     runs this server is following now
+    rollback_operations_total{pipeline,outcome}   tasks rolled back (spec 002 name) (run/rollback_metrics.py)
     dataflow_store_up                        1 when that query answered
     dataflow_jobs_queued, dataflow_jobs_running, dataflow_workers,
     dataflow_cpu_ratio, dataflow_cpu_target_ratio, dataflow_memory_ratio,
@@ -25,6 +26,7 @@ from prometheus_client.core import GaugeMetricFamily
 from pymongo.errors import PyMongoError
 
 from dataflow.errors import DataflowError
+from dataflow.run.rollback_metrics import RollbackCollector
 from dataflow.statuses import FINAL_RUN_STATUSES
 from dataflow.store.run_pages import run_outcomes, running_by_pipeline
 from dataflow.web.context import WebContext
@@ -66,6 +68,7 @@ class Metrics:
         self._following: dict[str, str] = {}      # run id -> pipeline, until counted
         self._lock = threading.Lock()
         self.registry.register(LiveCollector(web))
+        self.registry.register(RollbackCollector())     # rollback_operations_total
         web.service.add_listener(self.on_event)
 
     def on_event(self, event: dict) -> None:

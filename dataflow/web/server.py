@@ -105,6 +105,7 @@ def start_server(project: Project, address: str = "127.0.0.1", port: int = 5006,
                       cookie_secret=token or secrets.token_hex(16), **auth_options(web))
     server.start()
     web.port = server.port
+    web.extras["watcher"] = engine.watch()     # hot reload of plugins and config
     alerts = _start_alerts(web, engine)
     scheduler = _start_scheduler(web)
     pool = web.extras.get("api_pool")

@@ -6,14 +6,15 @@ import traceback
 import traceback as tb
 from typing import Any
 
-from jsonschema import ValidationError, validate
-
 from dataflow.errors import FatalError, OutputInvalid, PluginStopped
-from dataflow.worker.cancel_flags import cancel_reason, task_finished, task_started
+from dataflow.worker.cancel_flags import (cancel_reason, stops_pipeline, task_finished,
+                                          task_started)
 from dataflow.store.write_counter import counting_writes
 from dataflow.worker.capture import captured
+from dataflow.worker.children import children_stopped
 from dataflow.worker.context import Context
 from dataflow.worker.jobs import seceded
+from dataflow.worker.output_check import output_problems
 from dataflow.model import Outcome, PlannedTask, RunEnv
 from dataflow.plugins.loader import import_plugin
 from dataflow.worker.plugin_log import PluginLogger
@@ -24,13 +25,9 @@ WAIT_SLICE = 0.1      # cancel is checked this often while waiting to retry
 
 
 def _check_output(task: PlannedTask, output: Any) -> None:
-    if task.output_schema is None:
-        return
-    try:
-        validate(output, task.output_schema)
-    except ValidationError as error:
-        raise OutputInvalid(f"output of plugin {task.plugin!r} does not match its "
-                            f"OUTPUT_SCHEMA: {error.message}") from None
+    problems = output_problems(task.output_schema, output)   # worker/output_check.py
+    if problems:
+        raise OutputInvalid("output does not match OUTPUT_SCHEMA: " + "; ".join(problems))
 
 
 def _data_writes(env: RunEnv, tally: dict[str, int]) -> dict[str, int]:
@@ -46,7 +43,8 @@ def _call(env: RunEnv, task: PlannedTask, inputs: dict, writes: dict[str, int]) 
     context = Context(env, task.hook, task.plugin, inputs)
     task_started(env.run_id, task.plugin, module)
     try:
-        with captured(context["services"]["log"]), counting_writes() as tally:
+        with captured(context["services"]["log"]), counting_writes() as tally, \
+                children_stopped(module):
             try:
                 output = module.run(context, dict(task.config))
             finally:
@@ -60,12 +58,21 @@ def _call(env: RunEnv, task: PlannedTask, inputs: dict, writes: dict[str, int]) 
     return output
 
 
+def _timed_out(error: BaseException | None) -> bool:
+    """An error a plugin marked as its own time limit passing (worker/command_runner.py)."""
+    return getattr(error, "task_status", None) == TaskStatus.TIMED_OUT
+
+
 def _failure(env: RunEnv, task: PlannedTask, error: BaseException) -> Outcome:
     reason = cancel_reason(env.run_id, task.plugin)
     if reason is not None:
         how = "stopped hard after the grace period" if isinstance(error, PluginStopped) \
             else f"{type(error).__name__}: {error}"
-        return Outcome(task.plugin, task.hook, reason, error=f"{reason}: {how}")
+        return Outcome(task.plugin, task.hook, reason, error=f"{reason}: {how}",
+                       stops_pipeline=stops_pipeline(reason, task.fail_hard))
+    if _timed_out(error):       # its own time limit (a command's timeout): as a DEADLINE
+        return Outcome(task.plugin, task.hook, TaskStatus.TIMED_OUT, error=f"timed_out: {error}",
+                       stops_pipeline=stops_pipeline(TaskStatus.TIMED_OUT, task.fail_hard))
     fatal = isinstance(error, FatalError)
     return Outcome(task.plugin, task.hook, TaskStatus.FAILED, error=f"{type(error).__name__}: {error}",
                    traceback=tb.format_exc(), stops_pipeline=task.fail_hard or fatal)
@@ -120,9 +127,10 @@ def run_with_retries(env: RunEnv, task: PlannedTask, inputs: dict) -> Outcome:
             break
     if len(history) > 1 or policy.max_retries:
         outcome.extra["attempts"] = history
-    if outcome.status == TaskStatus.FAILED and not isinstance(error, FatalError):
+    if (outcome.status == TaskStatus.FAILED and not isinstance(error, FatalError)) \
+            or _timed_out(error):
         # the failure is a log record too, so `dataflow logs ID --level error` shows it
         PluginLogger(env, task.hook, task.plugin).record(
-            "ERROR", f"plugin failed: {outcome.error}",
+            "ERROR", f"plugin {outcome.status}: {outcome.error}",
             {"attempts": len(history), "fail_hard": task.fail_hard})
     return outcome

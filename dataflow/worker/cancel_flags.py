@@ -12,6 +12,8 @@ import ctypes
 import threading
 from types import ModuleType
 
+from distributed.diagnostics.plugin import WorkerPlugin
+
 from dataflow.errors import PluginStopped
 from dataflow.statuses import TaskStatus
 
@@ -23,6 +25,12 @@ _lock = threading.Lock()
 def cancel_reason(run_id: str, plugin: str | None = None) -> TaskStatus | None:
     """Why this run or plugin was stopped (cancelled / timed_out), or None."""
     return _flags.get((run_id, plugin)) or _flags.get((run_id, None))
+
+
+def stops_pipeline(reason: TaskStatus, fail_hard: bool) -> bool:
+    """A fail-hard plugin past its deadline stops the pipeline, as its failure would; a
+    cancel asked for by someone does not (the rest of the run goes on, or is cancelled too)."""
+    return reason == TaskStatus.TIMED_OUT and fail_hard
 
 
 def is_cancelled(run_id: str, plugin: str | None = None) -> bool:
@@ -92,3 +100,16 @@ def hard_stop(run_id: str, plugin: str | None = None) -> int:
 
 def running_here(run_id: str, plugin: str | None = None) -> int:
     return len(_matching(run_id, plugin))
+
+
+class CancelFlag(WorkerPlugin):
+    """One cancel flag for every worker, present and future: a worker restarted to stop a
+    stuck plugin must still know the task it is handed again was stopped (and why)."""
+
+    def __init__(self, run_id: str, plugin: str | None, reason: TaskStatus):
+        self.run_id, self.plugin, self.reason = run_id, plugin, TaskStatus(reason)
+        self.name = f"dataflow-cancel-{run_id}-{plugin or '*'}"
+
+    def setup(self, worker=None, **kwargs) -> None:
+        with _lock:
+            _flags.setdefault((self.run_id, self.plugin), self.reason)

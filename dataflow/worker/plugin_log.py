@@ -6,7 +6,8 @@ stores it, echoes it and alerts on it. `fatal` also stops the pipeline.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import date, datetime, time, timezone
 from typing import TYPE_CHECKING
 
 from dataflow.errors import FatalError
@@ -25,12 +26,26 @@ def log_record(env: RunEnv, hook: str, plugin: str, level: str, message: str, fi
 
 
 def _plain(fields: dict) -> dict:
-    """Extra fields as msgpack-friendly values (anything else becomes its repr)."""
-    plain = {}
-    for key, value in fields.items():
-        ok = isinstance(value, (str, int, float, bool, type(None)))
-        plain[str(key)] = value if ok else repr(value)
-    return plain
+    """Extra fields as JSON values: lists and mappings kept, times in ISO 8601, numpy
+    scalars as numbers (anything else becomes its repr)."""
+    return {str(key): _json_value(value) for key, value in fields.items()}
+
+
+def _json_value(value, depth: int = 0):
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if depth < 8 and isinstance(value, Mapping):
+        return {str(key): _json_value(item, depth + 1) for key, item in value.items()}
+    if depth < 8 and isinstance(value, (list, tuple, set, frozenset)):
+        return [_json_value(item, depth + 1) for item in value]
+    if hasattr(value, "item") and callable(value.item):    # numpy and pandas scalars
+        try:
+            return _json_value(value.item(), depth + 1)
+        except (TypeError, ValueError):
+            pass
+    return repr(value)
 
 
 class PluginLogger:

@@ -6,7 +6,8 @@
 The wait before retry n (1-based) is min(max_delay, delay × backoff^(n-1)), then
 spread by ±jitter (a fraction). `retry_on` lists exception class names (the class
 or any base class matches); null retries any Exception. A cancel, a fatal log or
-an invalid output are never retried.
+an invalid output are never retried. `worker_death_retries` (default 1) is how often a
+plugin whose worker died under it runs again (worker/deaths.py).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class RetryPolicy:
     max_delay: float = 60.0
     jitter: float = 0.0
     retry_on: tuple[str, ...] | None = None
+    worker_death_retries: int = 1      # runs again after its worker died (worker/deaths.py)
 
     @classmethod
     def from_layers(cls, central: dict, plugin: dict | None) -> "RetryPolicy":

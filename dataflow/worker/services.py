@@ -1,15 +1,18 @@
 """The services a plugin gets in `context["services"]`: config, db, jobs, log.
 
 They are built lazily in the process where the plugin runs (a Dask worker),
-from a `RunEnv` that pickles; connections are opened once per process.
+from a `RunEnv` that pickles; connections are opened once per process. The db service
+rides out a store restart (worker/db_retry.py).
 """
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from dataflow.worker.db_retry import retrying_database
 from dataflow.worker.jobs import JobScheduler
 from dataflow.worker.plugin_log import PluginLogger
+from dataflow.worker.write_journal import journaled
 from dataflow.model import RunEnv
 from dataflow.project import Project
 
@@ -53,7 +56,9 @@ class Services(Mapping):
 
 
 def _build_db(env: RunEnv, hook: str, plugin: str):
-    return env.store.data_db()
+    """The plugins' data database; a call the store drops (restart) is retried; a plugin's
+    WRITES are journaled for rollback (worker/write_journal.py)."""
+    return journaled(env, plugin, retrying_database(env.store))
 
 
 def _build_config(env: RunEnv, hook: str, plugin: str):

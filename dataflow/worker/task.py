@@ -15,9 +15,13 @@ from distributed import get_worker
 
 from dataflow.worker.attempts import run_with_retries
 from dataflow.worker.cache import cache_key, cached_output, remember
-from dataflow.worker.cancel_flags import cancel_reason, hard_stop, request_cancel, running_here
+from dataflow.worker.cancel_flags import (CancelFlag, cancel_reason, hard_stop, request_cancel,
+                                          running_here, stops_pipeline)
+from dataflow.worker.deaths import unless_died_too_often
+from dataflow.worker.undo import undo_completed, with_undo
 from dataflow.worker.checkpoints import existing_checkpoint, load_checkpoint, save_checkpoint
 from dataflow.worker.plugin_log import log_record
+from dataflow.worker.streaming import stream_output, streamed_task
 from dataflow.errors import CheckpointUnreadable
 from dataflow.events import emit
 from dataflow.model import Outcome, PlannedTask, RunEnv
@@ -26,6 +30,8 @@ from dataflow.statuses import TaskStatus
 
 # Called on every worker by the orchestrator (`client.run`) to cancel or stop plugins.
 WORKER_CALLS = (hard_stop, request_cancel, running_here)
+__all__ = ["execute_task", "CancelFlag", "hard_stop", "request_cancel", "running_here",
+           "undo_completed"]
 
 
 def _worker_address() -> str | None:
@@ -43,7 +49,8 @@ def _event(env: RunEnv, task: PlannedTask, kind: str, **fields: Any) -> dict:
 def _not_run(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...]) -> Outcome | None:
     reason = cancel_reason(env.run_id, task.plugin)
     if reason is not None:
-        return Outcome(task.plugin, task.hook, reason, error=f"{reason} before it started")
+        return Outcome(task.plugin, task.hook, reason, error=f"{reason} before it started",
+                       stops_pipeline=stops_pipeline(reason, task.fail_hard))
     for outcome in upstream:
         if outcome.stops_pipeline:
             # name the plugin that stopped it, not the skipped task in between
@@ -82,7 +89,8 @@ def _recomputed(env: RunEnv, task: PlannedTask) -> Outcome | None:
                    extra={"reused": "checkpoint", "checkpoint": ref})
 
 
-def _computed(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...]) -> Outcome:
+def _computed(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...],
+              chain: tuple[PlannedTask, ...] = ()) -> Outcome:
     earlier = _recomputed(env, task)
     if earlier is not None:
         return earlier
@@ -93,12 +101,16 @@ def _computed(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...]) -> 
         if hit:
             return Outcome(task.plugin, task.hook, TaskStatus.COMPLETED, output=output,
                            extra={"reused": "cache", "cache_key": key})
-    emit(_event(env, task, "task_started", started=time.time(), worker=_worker_address()))
-    outcome = run_with_retries(env, task, inputs)
+    outcome = streamed_task(env, task, upstream, inputs, chain)     # worker/streaming.py
+    if outcome is None:
+        emit(_event(env, task, "task_started", started=time.time(), worker=_worker_address()))
+        outcome = with_undo(env, task, inputs, lambda: unless_died_too_often(   # worker/undo.py
+            env, task, lambda: run_with_retries(env, task, inputs)))
+        outcome = stream_output(env, task, outcome, inputs, chain)
     reason = cancel_reason(env.run_id, task.plugin)
     if reason is not None and outcome.status in (TaskStatus.FAILED, TaskStatus.COMPLETED):
         # it stopped because it was asked to: whatever it returned is partial
-        outcome.status, outcome.stops_pipeline = reason, False
+        outcome.status, outcome.stops_pipeline = reason, stops_pipeline(reason, task.fail_hard)
         outcome.error = outcome.error or f"{reason}: the plugin stopped when asked"
     if outcome.ok:
         outcome.extra["checkpoint"] = save_checkpoint(env, task.task_id, outcome.output)
@@ -113,7 +125,8 @@ def _warn_rerun(env: RunEnv, task: PlannedTask, error: CheckpointUnreadable) -> 
                     f"{error}; the task runs again (delete the file to silence this)", {}))
 
 
-def _outcome(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...]) -> Outcome:
+def _outcome(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...],
+             chain: tuple[PlannedTask, ...] = ()) -> Outcome:
     skipped = _not_run(env, task, upstream)
     if skipped is not None:
         skipped.extra["not_started"] = True
@@ -126,16 +139,18 @@ def _outcome(env: RunEnv, task: PlannedTask, upstream: tuple[Outcome, ...]) -> O
                 pass
             except CheckpointUnreadable as error:      # corrupt: as if missing, said so
                 _warn_rerun(env, task, error)
-        return _computed(env, task, upstream)
+        return _computed(env, task, upstream, chain)
     except Exception as error:       # checkpoint or cache trouble: the task fails, visibly
         return Outcome(task.plugin, task.hook, TaskStatus.FAILED, error=f"{type(error).__name__}: {error}",
                        stops_pipeline=task.fail_hard)
 
 
-def execute_task(env: RunEnv, task: PlannedTask, *upstream: Outcome) -> Outcome:
-    """Run `task` (a PlannedTask) of run `env` with the outcomes of the previous hook."""
+def execute_task(env: RunEnv, task: PlannedTask, *upstream: Outcome,
+                 stream_chain: tuple[PlannedTask, ...] = ()) -> Outcome:
+    """Run `task` (a PlannedTask) of run `env` with the outcomes of the previous hook
+    (`stream_chain`: the streamed tasks it drives, run/stream_chains.py)."""
     started = time.time()
-    outcome = _outcome(env, task, upstream)
+    outcome = _outcome(env, task, upstream, stream_chain)
     if not outcome.extra.pop("not_started", False):   # skipped tasks have no start time
         outcome.started = outcome.started or started
     outcome.finished, outcome.worker = time.time(), _worker_address()

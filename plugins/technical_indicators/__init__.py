@@ -35,6 +35,10 @@ CONFIG_SCHEMA = {
     "additionalProperties": False,
 }
 
+# {ticker: table}: checked after run() (the periodic columns are named after the config)
+OUTPUT_SCHEMA = {"columns": {name: "float64" for name in (
+    "close", "macd", "macd_signal", "macd_hist", "bb_middle", "bb_upper", "bb_lower")}}
+
 
 def run(context, config):
     """Compute indicators for every daily series found in the inputs and store them."""

@@ -12,14 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from tornado.web import RequestHandler
 
-from dataflow.web.api import bulk, health, pipelines, plugins, runs, schedules
+from dataflow.web.api import bulk, gates, health, pipelines, plugins, runs, schedules
 from dataflow.web.api.base import ApiHandler, NoRoute
 from dataflow.web.api.route import Call, Route
 from dataflow.web.context import WebContext
 from dataflow.web.metrics import metrics_for
 from dataflow.web.openapi import openapi_document
 
-RESOURCES = (plugins, pipelines, runs, bulk, schedules, health)
+RESOURCES = (plugins, pipelines, runs, bulk, schedules, gates, health)
 API_THREADS = 8          # route functions run here: store queries block
 
 

@@ -12,6 +12,10 @@ TRIGGER_BODY = {"type": "object", "additionalProperties": False, "properties": {
     "plugins": {"type": "array", "items": {"type": "string"}, "uniqueItems": True,
                 "description": "run only these plugins (in their hooks' order)"},
     "use_cache": {"type": "boolean", "description": "reuse cached outputs (default true)"},
+    "force": {"type": "boolean", "description": "start even if an upstream pipeline is not "
+              "fresh (a closed gate still refuses; 409 says which)"},
+    "with_upstream": {"type": "boolean", "description": "run the upstream pipelines first, "
+                      "in the same Dask graph (recorded under this pipeline)"},
     "trigger": {"enum": ["api", "cli", "ui"], "description": "who asks (recorded on the run; "
                 "`dataflow run` handing its run to the server says cli)"}}}
 
@@ -25,7 +29,9 @@ def trigger(call: Call) -> dict:
     run_id = call.web.service.trigger(name, trigger=body.get("trigger", "api"),
                                       overrides=body.get("overrides"),
                                       plugins=body.get("plugins"),
-                                      use_cache=body.get("use_cache", True))
+                                      use_cache=body.get("use_cache", True),
+                                      force=bool(body.get("force")),
+                                      with_upstream=bool(body.get("with_upstream")))
     return {"run_id": run_id, "pipeline": name, "status": RunStatus.RUNNING,
             "url": f"/api/runs/{run_id}"}
 
@@ -34,5 +40,6 @@ ROUTES = (
     Route("GET", "/api/pipelines", list_pipelines, "Every pipeline (YAML and stored), and "
           "stored ones that are ignored", tag="pipelines"),
     Route("POST", "/api/pipelines/{name}/trigger", trigger, "Start a run; answers at once "
-          "with its id", body=TRIGGER_BODY, status=202, errors=(404, 422), tag="pipelines"),
+          "with its id", body=TRIGGER_BODY, status=202, errors=(404, 409, 422),
+          tag="pipelines"),
 )

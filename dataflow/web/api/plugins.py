@@ -2,7 +2,7 @@
 it), config form, status, trigger (the plugin alone in a pipeline) and cancel."""
 from __future__ import annotations
 
-from dataflow.errors import NotRunning
+from dataflow.errors import NotRunning, PluginNotFound
 from dataflow.statuses import FINAL_TASK_STATUSES, RunStatus
 from dataflow.store.run_pages import recent_plugin_tasks, unfinished_plugin_runs
 from dataflow.web.api.route import Call, Param, Route
@@ -28,13 +28,15 @@ def _listed(registry, info) -> dict:
     """Summary, CONFIG_SCHEMA and (when the registry can describe) get_metadata()."""
     describe = getattr(registry, "describe", None)
     described = describe(info.id) if callable(describe) else {}
-    return {**info.summary(), "config_schema": info.config_schema,
+    state = load_state(registry, info.id) if hasattr(registry, "serving_last_good") else {}
+    return {**info.summary(), "config_schema": info.config_schema, **state,
             **{key: described[key] for key in LISTED_EXTRAS if key in described}}
 
 
 def list_plugins(call: Call) -> dict:
     registry = call.web.project.registry
-    return {"plugins": [_listed(registry, info) for info in registry.select()],
+    chosen = registry.select(tag=call.query.get("tag"))
+    return {"plugins": [_listed(registry, info) for info in chosen],
             "problems": [problem.as_dict() for problem in registry.problems]}
 
 
@@ -65,13 +67,41 @@ def config_ui(call: Call) -> dict:
     return {"plugin": plugin_id, **shown}
 
 
+def load_state(registry, plugin_id: str) -> dict:
+    """The version a plugin serves; when its new code fails to load, the errors and
+    `serving_last_good` (the source hash still in use)."""
+    info, errors = registry.get(plugin_id), registry.serving_last_good(plugin_id)
+    return {"source_hash": info.ref.source_hash,
+            "serving_last_good": info.ref.source_hash if errors else None,
+            "load_errors": [problem.as_dict() for problem in errors]}
+
+
 def status(call: Call) -> dict:
     project, plugin_id = call.web.project, call.path["plugin_id"]
     info = project.registry.get(plugin_id)
     recent = recent_plugin_tasks(project.db, plugin_id)
     return {"plugin": plugin_id, "version": info.version, "hooks": list(info.hooks),
             "pipelines": list(info.pipelines), "running_in": running_in(call, plugin_id),
-            "last_status": recent[0].get("status") if recent else None, "recent": recent}
+            "last_status": recent[0].get("status") if recent else None, "recent": recent,
+            **load_state(project.registry, plugin_id)}
+
+
+def reload(call: Call) -> dict:
+    """Re-read the plugins now (as the file watcher does on a save)."""
+    project, plugin_id = call.web.project, call.path.get("plugin_id")
+    changed = project.reload()
+    registry = project.registry
+    reply = {"changed": changed, "plugins": sorted(registry.plugins),
+             "problems": [problem.as_dict() for problem in registry.problems]}
+    if plugin_id is None:
+        return reply
+    if plugin_id not in registry.plugins:
+        failed = [p.message for shown, declared in registry.broken.items()
+                  if declared.get("PLUGIN_NAME") == plugin_id
+                  for p in registry.problems if p.file == shown]
+        if failed:
+            raise PluginNotFound(plugin_id, f"loaded: {failed[0]}")
+    return {"plugin": plugin_id, **reply, **load_state(registry, plugin_id)}
 
 
 def trigger(call: Call) -> dict:
@@ -95,8 +125,10 @@ def cancel(call: Call) -> dict:
 
 
 ROUTES = (
-    Route("GET", "/api/plugins", list_plugins, "Every loaded plugin, and plugins that failed "
-          "to load", tag="plugins"),
+    Route("GET", "/api/plugins", list_plugins, "Every loaded plugin (with `tag`: those with "
+          "that tag; each with its `source_hash`, and `serving_last_good` + `load_errors` "
+          "when its new code fails), and plugins that failed to load",
+          (Param("tag", description="only plugins with this tag in TAGS"),), tag="plugins"),
     Route("GET", PLUGIN + "/config", get_config, "A plugin's effective config in a pipeline, "
           "the source of each value and the stored version", (PIPELINE,), errors=(404, 422),
           tag="plugins"),
@@ -111,6 +143,11 @@ ROUTES = (
           "tasks", errors=(404,), tag="plugins"),
     Route("POST", PLUGIN + "/trigger", trigger, "Run the plugin alone in a pipeline",
           (PIPELINE,), body=OVERRIDES_BODY, status=202, errors=(404, 422), tag="plugins"),
+    Route("POST", "/api/plugins/reload", reload, "Re-read every plugin now (hot reload, as "
+          "on a saved file): what changed, and every plugin problem", tag="plugins"),
+    Route("POST", PLUGIN + "/reload", reload, "Re-read the plugins now; this plugin's "
+          "version, and its errors if its new code fails (the last good version serves)",
+          errors=(404,), tag="plugins"),
     Route("POST", PLUGIN + "/cancel", cancel, "Cancel the plugin in every run where it has "
           "not ended", errors=(404, 409), tag="plugins"),
 )

@@ -30,7 +30,9 @@ LOG_PARAMS = (
 PLUGIN = Param("plugin", description="the plugin (task) to act on")
 PAGES = SingleFlight()        # dashboards polling the same page at once share one query
 RESUME_BODY = {"type": "object", "additionalProperties": False, "properties": {
-    "failed_only": {"type": "boolean", "description": "re-run only failed and timed-out tasks"}}}
+    "failed_only": {"type": "boolean", "description": "re-run only failed and timed-out tasks"},
+    "again": {"type": "boolean", "description": "resume a run that was resumed before (its "
+              "plugins' side effects repeat); without it such a run is refused (409)"}}}
 
 
 def list_runs(call: Call) -> dict:
@@ -77,7 +79,9 @@ def cancel_run(call: Call) -> dict:
 
 def resume_run(call: Call) -> dict:
     old = find_run_id(call.web.project.db, call.path["run_id"])
-    new = call.web.service.resume(old, failed_only=bool((call.body or {}).get("failed_only")))
+    body = call.body or {}
+    new = call.web.service.resume(old, failed_only=bool(body.get("failed_only")),
+                                  again=bool(body.get("again")))
     return {"run_id": new, "resumed_from": old, "status": RunStatus.RUNNING,
             "url": f"/api/runs/{new}"}
 

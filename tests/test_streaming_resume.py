@@ -1,0 +1,109 @@
+"""Resuming a streamed run from its last chunk checkpoint: after a plugin failed at a chunk,
+and after `dataflow run` was killed (SIGKILL) mid-stream. The resumed run processes only
+the chunks after the checkpoint, reuses the parts written before it, and its output is the
+uninterrupted run's, row for row."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pandas as pd
+import pymongo
+import pytest
+from conftest import RUN_TIMEOUT, wait_until
+from stream_plugins import expected_totals, parsed_rows, stream_project, write_ticks
+
+from dataflow.store.history import get_run
+from dataflow.worker.stream_parts import parts, stream_folder
+
+ROWS = 600_000            # ~11 MB: 6 chunks of 2 MB, a checkpoint after each
+
+
+@pytest.fixture(scope="module")
+def ticks(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ticks") / "ticks.csv"
+    write_ticks(path, ROWS, seed=11)
+    return path
+
+
+def _project(make_project, ticks, tmp_path, **parse):
+    config = {"path": str(ticks), "blocksize": "2MB"}
+    text = (f"plugin_config:\n  read: {json.dumps(config)}\n"
+            f"  parse: {json.dumps({'log': str(tmp_path / 'chunks.log'), **parse})}\n"
+            f"  write: {json.dumps({'out': str(tmp_path / 'totals.parquet')})}\n")
+    return stream_project(make_project, "", text, rows_per_cp=1)
+
+
+def _chunks_seen(tmp_path, run_id: str) -> list[int]:
+    """The chunks parse was given in that run (chunks run in parallel: sorted)."""
+    lines = (tmp_path / "chunks.log").read_text().split("\n")
+    return sorted(int(line.split()[1]) for line in lines if line.startswith(run_id + " "))
+
+
+def _same_as_uninterrupted(project, run_id: str, ticks, tmp_path) -> None:
+    totals = pd.read_parquet(tmp_path / "totals.parquet").sort_index()
+    pd.testing.assert_frame_equal(totals, expected_totals(ticks), check_dtype=False)
+    written = pd.concat([pd.read_parquet(p) for p in
+                         parts(stream_folder(project, run_id, "parse.parse"))],
+                        ignore_index=True)
+    pd.testing.assert_frame_equal(written, parsed_rows(ticks), check_dtype=False)
+
+
+def test_a_stream_that_failed_at_a_chunk_resumes_from_its_checkpoint(make_project, engine_for,
+                                                                     ticks, tmp_path):
+    project = _project(make_project, ticks, tmp_path, break_at=4,
+                       fixed=str(tmp_path / "fixed"))
+    engine = engine_for(project)
+    first = engine.run("ticks", timeout=RUN_TIMEOUT)
+    assert first.status != "completed"
+    engine.project.recorder.flush()
+    tasks = {t["plugin"]: t for t in get_run(engine.project.db, first.run_id)["tasks"]}
+    assert tasks["parse"]["status"] == "failed"
+    assert "failed on chunk 4" in tasks["parse"]["error"]
+    assert "stream stopped" in tasks["read"]["error"]
+    (tmp_path / "fixed").touch()
+    resumed = engine.resume(first.run_id, timeout=RUN_TIMEOUT)
+    assert resumed.status == "completed", resumed
+    engine.project.recorder.flush()
+    done = {t["plugin"]: t for t in get_run(engine.project.db, resumed.run_id)["tasks"]}
+    assert done["parse"]["stream"]["rows_done"] == ROWS
+    chunks = done["parse"]["stream"]["chunks_total"]
+    assert chunks >= 5
+    assert _chunks_seen(tmp_path, first.run_id)[:5] == [0, 1, 2, 3, 4]   # + any in flight
+    assert _chunks_seen(tmp_path, resumed.run_id) == list(range(4, chunks))
+    _same_as_uninterrupted(project, resumed.run_id, ticks, tmp_path)
+
+
+def test_a_run_killed_mid_stream_resumes_from_its_last_checkpoint(make_project, store_env,
+                                                                  ticks, tmp_path, cli):
+    project = _project(make_project, ticks, tmp_path, slow=1.0)
+    env = {**os.environ, **store_env, "DATAFLOW_PROJECT": str(project)}
+    db = pymongo.MongoClient(store_env["DATAFLOW_MONGO_URI"])[store_env["DATAFLOW_MONGO_DB"]]
+    with open(tmp_path / "run.out", "w") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "dataflow", "run", "ticks"],
+                                   env=env, stdout=sink, stderr=sink)
+    try:
+        wait_until(lambda: (db["stream_checkpoints"].find_one() or {}).get("next_chunk", 0)
+                   >= 3, 120, message="three chunks checkpointed")
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+        run_id = db["stream_checkpoints"].find_one()["run_id"]
+        wait_until(lambda: "interrupted" in cli("runs", project=project).stdout, 120,
+                   message="the run found interrupted")
+        resumed = cli("resume", run_id[:12], project=project, timeout=300)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        new_id = db["runs"].find_one({"resumed_from": run_id})["_id"]
+        seen_before = _chunks_seen(tmp_path, run_id)
+        seen_after = _chunks_seen(tmp_path, new_id)
+        chunks = db["stream_checkpoints"].find_one({"run_id": new_id})["next_chunk"]
+        assert seen_after == list(range(seen_after[0], chunks))
+        assert 3 <= seen_after[0] <= max(seen_before) + 1     # at most the chunks in flight
+        _same_as_uninterrupted(project, new_id, ticks, tmp_path)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(30)
+        db.client.close()
