@@ -82,6 +82,7 @@ class RunPlan:
     hooks: tuple[str, ...]
     stages: tuple[tuple[PlannedTask, ...], ...]     # one tuple of tasks per hook
     priority: str = "normal"
+    atomic: bool = False        # a fail-hard failure rolls the run back (run/atomic.py)
 
     @property
     def tasks(self) -> list[PlannedTask]:

@@ -133,7 +133,8 @@ def test_a_pipeline_overrides_the_policy_and_gridfs_checkpoints_are_pruned(
 
 def test_retention_is_applied_after_a_run(engine_for, make_project, out_dir):
     project = project_for(make_project, out_dir,
-                          "checkpoints: files\nretention: {keep_checkpoints_runs: 1}\n")
+                          "checkpoints: files\n"
+                          "retention: {keep_checkpoints_runs: 1, every_minutes: 0}\n")
     engine = engine_for(project)
     first, second = runs_of(engine, out_dir, "oo")
     wait_until(lambda: not folder(project, first).exists(), 90,

@@ -107,3 +107,24 @@ def test_a_run_killed_mid_stream_resumes_from_its_last_checkpoint(make_project, 
             process.kill()
         process.wait(30)
         db.client.close()
+
+
+def test_a_cancelled_stream_stops_at_a_chunk_and_resumes_after_its_checkpoint(
+        make_project, engine_for, ticks, tmp_path):
+    project = _project(make_project, ticks, tmp_path, slow=0.5)
+    engine = engine_for(project)
+    handle = engine.start("ticks")
+    db = engine.project.db
+    wait_until(lambda: (db["stream_checkpoints"].find_one({"run_id": handle.run_id}) or {})
+               .get("next_chunk", 0) >= 2, RUN_TIMEOUT, message="two chunks checkpointed")
+    engine.cancel(handle.run_id)
+    cancelled = engine.wait(handle, timeout=RUN_TIMEOUT)
+    assert cancelled.status == "cancelled", cancelled
+    engine.project.recorder.flush()
+    tasks = {t["plugin"]: t["status"] for t in get_run(db, handle.run_id)["tasks"]}
+    assert tasks["read"] == "cancelled"
+    stopped_at = db["stream_checkpoints"].find_one({"run_id": handle.run_id})["next_chunk"]
+    resumed = engine.resume(handle.run_id, timeout=RUN_TIMEOUT)
+    assert resumed.status == "completed", resumed
+    assert _chunks_seen(tmp_path, resumed.run_id)[0] == stopped_at
+    _same_as_uninterrupted(project, resumed.run_id, ticks, tmp_path)

@@ -25,12 +25,14 @@ from dataflow.project import Project
 from dataflow.run.engine import Engine
 from dataflow.run.preconditions import check_preconditions, gate_plugins, record_gated
 from dataflow.run.result import RunResult
+from dataflow.store.retention_auto import wait_for_retention
 
 EXIT_AT_ONCE = 130        # the shell's code for a process stopped by SIGINT
 # Dask's own loggers report a worker restarted by a hard cancel (CommClosedError ...) with
 # tracebacks; the run records what happened, so the terminal shows only that (--verbose
 # keeps them).
 DASK_LOGGERS = ("distributed", "tornado")
+RETENTION_WAIT = 30.0     # seconds the CLI waits at most for a retention pass it started
 ALERT_FLUSH = 5.0         # seconds the CLI waits at most for its alerts before it leaves
 
 
@@ -139,5 +141,6 @@ def _run_with_engine(project: Project, plan: RunPlan, alerts: AlertService | Non
 def leave(code: int) -> None:
     """End this process with `code` now that its run is recorded: no graceful teardown
     of a cluster nobody will use again (~0.3–0.8 s of every `dataflow run`)."""
-    phases.report()
+    wait_for_retention(RETENTION_WAIT)      # a pass after this run (at most one per
+    phases.report()                         # retention.every_minutes) is not cut short
     exit_now(code)

@@ -17,7 +17,6 @@ from dataflow.cli.common import (EXIT_CODES, console, handles_errors, open_proje
                                  project_option, seconds, styled)
 from dataflow.cli.config_values import parse_assignments, parse_file
 from dataflow.cli import phases
-from dataflow.cli.remote_run import run_on_server
 from dataflow.config.dependencies import upstream_chain
 from dataflow.config.layers import deep_merge
 from dataflow.config.validate import project_problems
@@ -140,9 +139,10 @@ def run_command(pipeline, dry_run, assignments, config_file, local, verbose, as_
         return
     fields = {"overrides": overrides} if overrides else {}
     server = None if local else find_server(project.directory)
-    if server is not None:
-        result: Any = run_on_server(project, server, plan, overrides, as_json=as_json,
-                                    use_cache=not no_cache, force=force, upstream=chain)
+    if server is not None:      # requests (remote) or Dask (local): only the one used loads
+        result: Any = importlib.import_module("dataflow.cli.remote_run").run_on_server(
+            project, server, plan, overrides, as_json=as_json, use_cache=not no_cache,
+            force=force, upstream=chain)
     else:       # Dask is imported only for a run in this process (a server runs it warm)
         local_run = importlib.import_module("dataflow.cli.local_run")
         result = local_run.run_here(project, plan, verbose=verbose, as_json=as_json,

@@ -2,9 +2,8 @@
 
 A graceful `LocalCluster.close()` retires each worker, waits for its nanny and tears the
 scheduler down: 0.3–0.8 s that a `dataflow run` process about to exit spends on workers
-it will never use again. `kill_workers` ends the worker processes (and anything they
-started) with SIGKILL — which also reaches a worker the CPU governor has paused — and
-`exit_now` leaves without the interpreter's own (graceful, slow) cluster teardown.
+it will never use again. `kill_workers` ends the worker processes with SIGKILL (which
+also reaches a worker the CPU governor has paused), and `exit_now` leaves without the interpreter's own (graceful, slow) cluster teardown.
 A cluster is only `abandon`ed, not killed, until then: should the process not leave
 through `exit_now` after all, the interpreter closes it gracefully as usual.
 """
@@ -13,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing.util
 import os
+import signal
 import sys
 
-import psutil
 from distributed import LocalCluster
 
 
@@ -27,21 +26,14 @@ def abandon(cluster: LocalCluster) -> None:
     _abandoned.append(cluster)
 
 
-def _process_tree(pid: int) -> list[psutil.Process]:
-    try:
-        process = psutil.Process(pid)
-        return [*process.children(recursive=True), process]
-    except psutil.NoSuchProcess:
-        return []
-
-
 def kill_workers(cluster: LocalCluster) -> None:
-    """SIGKILL every worker process of `cluster` and their children."""
-    pids = [getattr(nanny, "pid", None) for nanny in list(cluster.workers.values())]
-    for pid in pids:
-        for process in _process_tree(pid) if pid else ():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
+    """SIGKILL every worker process of `cluster`. What their plugins started and left
+    behind was stopped when each task ended (worker/children.py), or asked to stay."""
+    for nanny in list(cluster.workers.values()):
+        pid = getattr(nanny, "pid", None)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def exit_now(code: int) -> None:

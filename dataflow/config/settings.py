@@ -48,12 +48,14 @@ ALERTS_SCHEMA = {"type": ["object", "null"], "additionalProperties": False, "pro
 
 # `retention:` (system.yaml, and per pipeline in pipelines.yaml); 0 or null: keep forever.
 # Applied by dataflow.store.retention after every run and by `dataflow prune`.
-RETENTION_DEFAULTS = {"keep_checkpoints_runs": 20, "history_days": 90, "log_days": 30}
+RETENTION_DEFAULTS = {"keep_checkpoints_runs": 20, "history_days": 90, "log_days": 30,
+                      "every_minutes": 10}
 _KEEP = {"type": ["integer", "null"], "minimum": 0}
 _DAYS = {"type": ["number", "null"], "minimum": 0}
 RETENTION_SCHEMA = {"type": ["object", "null"], "additionalProperties": False, "properties": {
     "keep_checkpoints_runs": _KEEP, "history_days": _DAYS, "log_days": _DAYS,
     "automatic": _FLAG,         # false: only `dataflow prune` applies it
+    "every_minutes": _DAYS,     # automatic passes at most this often per pipeline (0: always)
 }}
 
 SYSTEM_SCHEMA = {

@@ -1,6 +1,6 @@
 """A run's undo at its end: an atomic pipeline's failed run rolled back, rollbacks counted.
 
-    settle_undo(client, project, handle)    called once the run's graph settled
+    settle_undo(client, handle)             called once the run's graph settled
                                             (engine._finish); never raises
 
 `atomic: true` on a pipeline (config/pipelines.py): when a fail-hard plugin failed, every
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from dataflow.model import PlannedTask
-    from dataflow.project import Project
     from dataflow.run.result import RunHandle
 
 log = logging.getLogger("dataflow.run.atomic")
@@ -35,12 +34,10 @@ ROLLBACK_TIMEOUT = 300.0      # seconds one plugin's rollback may take on a work
 NOTHING_TO_UNDO = (TaskStatus.SKIPPED, TaskStatus.PENDING, *UNDONE_TASK_STATUSES)
 
 
-def settle_undo(client: Client, project: Project, handle: RunHandle) -> None:
+def settle_undo(client: Client, handle: RunHandle) -> None:
     """Roll back a failed atomic run; count the run's rollbacks; delete its journal."""
     try:
-        definition = project.pipelines.get(handle.plan.pipeline)
-        if definition is not None and definition.atomic and \
-                handle.state.status() == RunStatus.FAILED:
+        if handle.plan.atomic and handle.state.status() == RunStatus.FAILED:
             _roll_back_run(client, handle)
         for task in handle.state.tasks.values():
             if task["status"] in UNDONE_TASK_STATUSES:

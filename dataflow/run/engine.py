@@ -32,7 +32,7 @@ from dataflow.run.result import RunHandle, RunResult
 from dataflow.run.resume import resume_plan
 from dataflow.run.resume_claim import ResumeClaim
 from dataflow.store.control import request_cancel
-from dataflow.store.retention import apply_retention_later
+from dataflow.store.retention_auto import apply_retention_later
 from dataflow.run.state import RunState
 from dataflow.run.atomic import settle_undo
 from dataflow.run.supervisor import RunSupervisor
@@ -172,7 +172,7 @@ class Engine:
         return self._finish(handle)
 
     def _finish(self, handle: RunHandle) -> RunResult:
-        settle_undo(self.client, self.project, handle)   # atomic rollback (run/atomic.py)
+        settle_undo(self.client, handle)     # atomic rollback (run/atomic.py)
         run_state = handle.state
         status, duration = run_state.status(), round(time.time() - handle.started, 4)
         error, finished = run_state.first_error(), datetime.now(timezone.utc)

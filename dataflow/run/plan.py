@@ -160,7 +160,8 @@ def build_plan(project: Project, pipeline_name: str, pipelines: dict | None = No
                                      info.fail_hard, info.output_schema, info.priority,
                                      info.deadline, info.retry, info.cache_ttl))
         stages.append(tuple(stage))
-    return RunPlan(pipeline_name, pipeline.hooks, tuple(stages), pipeline.priority)
+    return RunPlan(pipeline_name, pipeline.hooks, tuple(stages), pipeline.priority,
+                   pipeline.atomic)
 
 
 def chain_plan(project: Project, pipeline_name: str, chain: list[str]) -> RunPlan:
@@ -179,4 +180,5 @@ def chain_plan(project: Project, pipeline_name: str, chain: list[str]) -> RunPla
             stages.append(tuple(replace(task, hook=name, hook_index=index,
                                         fail_hard=task.fail_hard or upstream)
                                 for task in stage))
-    return RunPlan(pipeline_name, tuple(hooks), tuple(stages), plans[-1].priority)
+    return RunPlan(pipeline_name, tuple(hooks), tuple(stages), plans[-1].priority,
+                   plans[-1].atomic)

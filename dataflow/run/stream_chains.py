@@ -2,7 +2,7 @@
 
 A chain starts at a hook with one task and runs on through the following hooks while
 each has exactly one task, a plugin with `STREAM = True`. The first task's stream (its
-output) is driven through all of them chunk by chunk by the first task (worker/streaming.py),
+output) is driven through all of them chunk by chunk by the first task (worker/streaming.py, stream_drive.py),
 so chunk k of one hook is processed while chunk k+1 of the hook before it is produced.
 """
 from __future__ import annotations

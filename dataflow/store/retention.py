@@ -1,22 +1,19 @@
 """Retention: checkpoints, logs and run history deleted by policy (retention_plan.py says
 what the policy is and which runs lose what; retention_delete.py deletes).
 
-`prune(project)` applies it now (`dataflow prune`); `apply_retention_later(project,
-pipeline)` applies it for one pipeline on a background thread after a run, bounded, and
-never fails the run. A running run is never touched.
+`prune(project)` applies it now (`dataflow prune`); retention_auto.py applies it after
+runs. A running run is never touched.
 """
 from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from pymongo import DESCENDING
 
-from dataflow.background import BackgroundThread
 from dataflow.errors import PipelineNotFound
 from dataflow.statuses import FINAL_RUN_STATUSES
 from dataflow.store.retention_delete import (Places, drop_checkpoints, drop_log_file,
@@ -29,12 +26,8 @@ if TYPE_CHECKING:
     from dataflow.project import Project
 
 log = logging.getLogger("dataflow.retention")
-AUTOMATIC_BATCH = 100        # runs per kind of deletion an automatic application handles
-RECORDED_WAIT = 10.0         # seconds to wait for the finished run's records to be stored
 RUN_FILE = re.compile(r"[0-9a-f]{32}\.log")
 _FIELDS = {"status": 1, "started": 1, "resumed_from": 1, "resumed_by": 1, "pipeline": 1}
-_busy: dict[tuple[str, str | None], bool] = {}     # key → asked again while busy
-_busy_lock = threading.Lock()
 
 
 def policy_for(project: Project, pipeline: str | None,
@@ -169,41 +162,3 @@ def prune(project: Project, dry_run: bool = False, pipeline: str | None = None,
         handled |= gone
     _log_files(project, places, pipeline, now, report, limit, defined, handled)
     return report
-
-
-def apply_retention_later(project: Project, pipeline: str | None) -> BackgroundThread | None:
-    """After a run of `pipeline`: apply its retention policy on a background thread,
-    bounded (AUTOMATIC_BATCH runs per kind), one at a time per project and pipeline.
-    Never raises: a problem is logged, the run is not affected."""
-    try:
-        if not policy_for(project, pipeline).automatic:
-            return None
-        key = (str(project.directory), pipeline)
-        with _busy_lock:
-            if key in _busy:            # the thread at work goes round once more
-                _busy[key] = True
-                return None
-            _busy[key] = False
-        return BackgroundThread("dataflow-retention",
-                                lambda stopping: _apply(project, pipeline, key)).start()
-    except Exception:
-        log.exception("retention was not applied after a run of %s", pipeline)
-        return None
-
-
-def _apply(project: Project, pipeline: str | None, key: tuple[str, str | None]) -> None:
-    again = True
-    try:
-        while again:
-            project.recorder.flush(RECORDED_WAIT)     # the run's own records first
-            report = prune(project, pipeline=pipeline, limit=AUTOMATIC_BATCH)
-            if report.runs_deleted or report.runs_checkpoints_pruned or report.log_files:
-                log.info("retention after a run of %s: %s", pipeline, report.as_dict())
-            with _busy_lock:
-                again = _busy.pop(key)
-                if again:
-                    _busy[key] = False
-    finally:
-        if again:           # it failed: the next run's application starts afresh
-            with _busy_lock:
-                _busy.pop(key, None)

@@ -6,7 +6,8 @@ what. No I/O here; dataflow.store.retention asks the store and deletes.
                                   # resumable, and of runs a kept run restored from)
       history_days: 90            # runs, their tasks, logs, checkpoints and log files
       log_days: 30                # log records and log files
-      automatic: true             # applied after every run (else `dataflow prune` only)
+      automatic: true             # applied after runs (else `dataflow prune` only) ...
+      every_minutes: 10           # ... at most this often per pipeline (0: after every run)
 
 0 or null keeps forever. A running run is never touched.
 """
@@ -29,6 +30,7 @@ class RetentionPolicy:
     history_days: float | None = RETENTION_DEFAULTS["history_days"]
     log_days: float | None = RETENTION_DEFAULTS["log_days"]
     automatic: bool = True
+    every_minutes: float | None = RETENTION_DEFAULTS["every_minutes"]
 
     @classmethod
     def layered(cls, *sections: Mapping | None) -> RetentionPolicy:
@@ -39,7 +41,8 @@ class RetentionPolicy:
             values.update(section or {})
         return cls(keep_checkpoints_runs=values["keep_checkpoints_runs"] or None,
                    history_days=values["history_days"] or None,
-                   log_days=values["log_days"] or None, automatic=bool(values["automatic"]))
+                   log_days=values["log_days"] or None, automatic=bool(values["automatic"]),
+                   every_minutes=values["every_minutes"] or None)
 
     def cutoff(self, days: float | None, now: datetime) -> datetime | None:
         return None if not days else now - timedelta(days=days)
@@ -47,7 +50,7 @@ class RetentionPolicy:
     def describe(self) -> dict:
         return {"keep_checkpoints_runs": self.keep_checkpoints_runs,
                 "history_days": self.history_days, "log_days": self.log_days,
-                "automatic": self.automatic}
+                "automatic": self.automatic, "every_minutes": self.every_minutes}
 
 
 def still_resumable(run: Mapping) -> bool:

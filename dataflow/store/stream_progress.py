@@ -1,6 +1,6 @@
 """Chunk checkpoints of streamed tasks: one small document per streaming chain and run.
 
-The worker driving a stream (worker/streaming.py) writes it every CHECKPOINT_ROWS rows:
+The worker driving a stream (worker/stream_drive.py) writes it every CHECKPOINT_ROWS rows:
 the next chunk to process and, per streamed task, its rows and parts written so far. A
 resumed run reads its predecessor's document and continues from that chunk, reusing
 the parts already written. Deleted with the run's other checkpoints (retention).

@@ -18,6 +18,7 @@ from distributed import get_client
 from dataflow.model import RunEnv
 from dataflow.worker.jobs import seceded
 from dataflow.worker.stream_step import Step, process_chunk
+from dataflow.worker.streaming import is_dask_frame
 
 WINDOW = 2          # generator frames drawn ahead of the one being processed
 
@@ -28,17 +29,6 @@ def in_flight(client: Any) -> int:
     threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
     return max(2, threads)
 _END = object()
-
-
-def is_dask_frame(value: Any) -> bool:
-    return type(value).__module__.startswith("dask") and hasattr(value, "npartitions")
-
-
-def is_streamable(value: Any) -> bool:
-    """A dask DataFrame, or a generator/iterator of pandas DataFrames."""
-    if is_dask_frame(value):
-        return True
-    return isinstance(value, Iterator) and not hasattr(value, "columns")
 
 
 def chunk_count(value: Any) -> int | None:
