@@ -58,8 +58,23 @@ def _second_interrupt_leaves() -> Callable[[int, FrameType | None], Any] | int |
     return signal.signal(signal.SIGINT, leave)
 
 
-def _wait_cancelling(engine: Engine, handle) -> RunResult:
+def _started_holding_interrupt(start: Callable[[], Any]) -> tuple[Any, bool]:
+    """`start()`, with a Ctrl-C during it held back until it returns (so the run it starts
+    is cancelled, not abandoned half-started); (its result, whether Ctrl-C came)."""
+    if threading.current_thread() is not threading.main_thread():
+        return start(), False
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     try:
+        return start(), bool(held)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _wait_cancelling(engine: Engine, handle, interrupted: bool = False) -> RunResult:
+    try:
+        if interrupted:             # Ctrl-C came while the run was being started
+            raise KeyboardInterrupt
         return engine.wait(handle)
     except KeyboardInterrupt:
         if threading.current_thread() is not threading.main_thread():
@@ -124,11 +139,14 @@ def _run_with_engine(project: Project, plan: RunPlan, alerts: AlertService | Non
         view = ProgressView(plan, live=False if as_json else None,
                             resources=engine.resources.snapshot)
         with view:
-            handle = engine.start(plan.pipeline, "cli", [] if as_json else [view], plan=plan,
-                                  use_cache=use_cache, run_fields=run_fields)
-            record_gated(project.recorder, handle.run_id, plan.pipeline,
-                         run_fields.get("gated", []))
-            result = _wait_cancelling(engine, handle)
+            def start():
+                handle = engine.start(plan.pipeline, "cli", [] if as_json else [view],
+                                      plan=plan, use_cache=use_cache, run_fields=run_fields)
+                record_gated(project.recorder, handle.run_id, plan.pipeline,
+                             run_fields.get("gated", []))
+                return handle
+            handle, interrupted = _started_holding_interrupt(start)
+            result = _wait_cancelling(engine, handle, interrupted)
         phases.mark("run_finished")
     except BaseException:
         engine.close()

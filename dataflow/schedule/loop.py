@@ -29,6 +29,7 @@ from dataflow.schedule.clock import (MAX_SLEEP_SECONDS, Clock, SystemClock,
 from dataflow.schedule.firing import FireBatch, state_changes
 from dataflow.schedule.lease import Lease, default_holder
 from dataflow.schedule.roster import Roster
+from dataflow.schedule.start_lag import StartLag
 from dataflow.schedule.status import loop_health, loop_status
 from dataflow.schedule.upstream import UpstreamWatcher
 from dataflow.store import schedules as store
@@ -59,8 +60,7 @@ class SchedulerLoop:
         self.listeners: list[Callable[[str, dict], None]] = []
         self.last_tick: datetime | None = None
         self._queued: dict[str, list[dict]] = {}            # pipeline -> queued fire records
-        self._awaiting_start: dict[str, tuple[str, float]] = {}    # run: (pipeline, wall)
-        self._lock = threading.Lock()
+        self.start_lag = StartLag()                          # submitted → first task
         self._thread: BackgroundThread | None = None
         self._pruned, self._last_pipelines = None, None    # type: datetime | None, dict | None
         self._planned_for: datetime | None = None           # the fire time planned ahead
@@ -193,16 +193,16 @@ class SchedulerLoop:
 
     def _active_runs(self, db) -> dict[str, list[str]]:
         here = dict(self.service.engine.active_runs)
-        with self._lock:
-            for run_id in [r for r in self._awaiting_start if r not in here]:
-                del self._awaiting_start[run_id]
+        self.start_lag.keep_only(here)
         return active_runs(store.active_runs_by_pipeline(db), here)
 
     def _started(self, record: dict, run_id: str) -> None:
         """A run was triggered: follow it; renew the lease during a
         long burst, so a standby loop does not take over from a busy one."""
-        with self._lock:
-            self._awaiting_start[run_id] = (record["pipeline"], time.time())
+        lag = self.start_lag.submitted(run_id, record["pipeline"])
+        if lag is not None:         # it started before the burst's trigger returned
+            self._notify("first_task", {"pipeline": record["pipeline"], "run_id": run_id,
+                                        "seconds": lag})
         self.lease.renew_if_due(self.clock.now())
 
     def _housekeep(self, db, now: datetime, next_due: datetime | None) -> None:
@@ -221,13 +221,11 @@ class SchedulerLoop:
         started gives the submitted → first task started lag, once per run."""
         if event.get("kind") != "task_started":
             return
-        with self._lock:
-            started = self._awaiting_start.pop(str(event.get("run_id")), None)
-        if started is not None:
-            pipeline, submitted = started
-            seconds = max(0.0, float(event.get("started") or time.time()) - submitted)
-            self._notify("first_task", {"pipeline": pipeline, "run_id": event["run_id"],
-                                        "seconds": seconds})
+        found = self.start_lag.started(str(event.get("run_id")),
+                                       float(event.get("started") or time.time()))
+        if found is not None:
+            self._notify("first_task", {"pipeline": found[0], "run_id": event["run_id"],
+                                        "seconds": found[1]})
 
     def _notify(self, kind: str, data: dict) -> None:
         for listener in list(self.listeners):
