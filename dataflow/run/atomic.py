@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from dataflow.plugins.loader import import_plugin
 from dataflow.run.graph import task_key, undo_completed
 from dataflow.run.rollback_metrics import count_rollback
 from dataflow.statuses import UNDONE_TASK_STATUSES, RunStatus, TaskStatus
@@ -46,10 +47,23 @@ def settle_undo(client: Client, handle: RunHandle) -> None:
         log.exception("undoing run %s failed", handle.run_id)
     finally:
         try:
-            forget_run(handle.env.store.system_db(), handle.run_id)
+            if _journals(handle):       # else nothing was journaled: no store round trip
+                forget_run(handle.env.store.system_db(), handle.run_id)
         except Exception as error:
             log.warning("the rollback journal of run %s was not deleted: %s", handle.run_id,
                         error)
+
+
+def _journals(handle: RunHandle) -> bool:
+    """Whether a plugin of the run keeps a journal (WRITES, or a snapshot to undo)."""
+    for task in handle.plan.tasks:
+        try:
+            module = import_plugin(task.ref)
+        except Exception:           # it failed to import: it ran nothing
+            continue
+        if getattr(module, "WRITES", None) or callable(getattr(module, "snapshot", None)):
+            return True
+    return False
 
 
 def _roll_back_run(client: Client, handle: RunHandle) -> None:
