@@ -1,4 +1,5 @@
-"""What a plugin produced, said in a line, and written to a file a user can open.
+"""What a plugin produced (and how far a streamed one got), said in a line, and written
+to a file a user can open.
 
 `summarize` runs on the worker when a task completes (so the end of a run can say
 what was produced without fetching any output). Writing an output to a file is
@@ -74,3 +75,16 @@ def describe_writes(writes: dict | None) -> str:
     if not writes:
         return ""
     return "; wrote " + ", ".join(f"{name}: {count:,} documents" for name, count in writes.items())
+
+
+def describe_rows(progress: dict | None) -> str:
+    """The rows line of a progress record or event; "" when it is not a stream's."""
+    if not progress or progress.get("rows_done") is None:
+        return ""
+    total, chunks = progress.get("rows_total"), progress.get("chunks_total")
+    text = f"rows {progress['rows_done']:,}" + (f" / {total:,}" if total else "")
+    text += f" (chunk {progress.get('chunks_done', 0)}" + (f"/{chunks})" if chunks else ")")
+    for key, word in (("rows_failed", " failed"), ("rows_skipped", " skipped")):
+        if progress.get(key):
+            text += f", {progress[key]:,}{word}"
+    return text

@@ -16,7 +16,7 @@ from conftest import ok, refused, run_cli
 
 from dataflow.cli.plugin_test_cmd import read_inputs
 from dataflow.errors import AlreadyExists, InvalidInput
-from dataflow.scaffold import init_project, new_plugin
+from dataflow.plugins.scaffold import init_project, new_plugin
 from dataflow.store.embedded import stop_embedded_server
 
 # the new project uses its own embedded store, as a user's would

@@ -8,7 +8,7 @@ import json
 from dashboards import formats
 from dashboards.run_model import RunModel
 from dashboards.site import Site
-from dataflow.stream_text import describe_rows
+from dataflow.outputs import describe_rows
 
 
 def _pre(text: str) -> str:

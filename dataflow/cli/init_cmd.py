@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from dataflow.cli.common import console, handles_errors
-from dataflow.scaffold import init_project
+from dataflow.plugins.scaffold import init_project
 
 
 @click.command("init")

@@ -15,7 +15,7 @@ from dataflow.errors import did_you_mean
 from dataflow.run.plan import plugins_in_pipeline
 from dataflow.store.history import get_run, list_runs
 from dataflow.outputs import describe, describe_writes
-from dataflow.stream_text import describe_rows
+from dataflow.outputs import describe_rows
 from dataflow.config.validate import project_problems, project_warnings, stored_pipeline_problems
 
 

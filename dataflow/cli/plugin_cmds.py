@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dataflow.cli.common import console, handles_errors, open_project, project_option
-from dataflow.scaffold import new_plugin
+from dataflow.plugins.scaffold import new_plugin
 
 if TYPE_CHECKING:
     from dataflow.config.pipelines import Pipeline

@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from dataflow.stream_text import describe_rows
+from dataflow.outputs import describe_rows
 from dataflow.cli.common import console, seconds, styled
 from dataflow.statuses import TaskStatus
 from dataflow.store.bounds import console_text
