@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 
 import click
@@ -70,6 +71,9 @@ def main() -> None:
     """Run the CLI, then leave at once: pymongo's monitor threads would hold the
     interpreter ~0.5 s at exit. Everything queued for the store is flushed first."""
     code = 0
+    # A shell without job control starts `cmd &` with SIGINT ignored, and Python keeps
+    # it so: `kill -INT` would then never cancel a background `dataflow run`.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         cli(prog_name="dataflow")
     except SystemExit as leaving:

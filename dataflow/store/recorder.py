@@ -36,6 +36,7 @@ LINGER = 0.05          # seconds to gather more records before a write
 JOURNALED = WriteConcern(j=True)   # a run's state survives the store being killed right after
 APPEND = object()       # marks a record as an insert of a new document
 MAX_DELAY = 5.0         # seconds between retries while the store is away
+RUNS = "runs"
 
 
 def merge_updates(batch: list) -> dict[str, list]:
@@ -138,7 +139,10 @@ class Recorder:
             batch = self._drain()
             stop = batch[-1] is None
             records = [item for item in batch if item is not None]
-            for collection, operations in merge_updates(records).items():
+            # The run document goes last: a reader that sees a run finished finds all
+            # of its task records and logs already stored.
+            for collection, operations in sorted(merge_updates(records).items(),
+                                                 key=lambda item: item[0] == RUNS):
                 self._write_with_retry(collection, operations)
             with self._done:
                 self._pending -= len(records)
