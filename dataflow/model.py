@@ -49,6 +49,11 @@ class RunEnv:
     trigger: str = "api"                # cli | api | ui | schedule | resume | notebook
     logical_time: datetime | None = None  # a scheduled run: the fire time it stands for
 
+    def __dask_tokenize__(self) -> tuple:
+        # Dask tokenizes every graph it is given; walking (and pickling) every field of
+        # every task cost ~3 ms a run. A run id is unique: it names the value.
+        return ("RunEnv", self.run_id)
+
 
 @dataclass(frozen=True)
 class PlannedTask:
@@ -72,6 +77,11 @@ class PlannedTask:
     @property
     def task_id(self) -> str:
         return f"{self.hook}.{self.plugin}"
+
+    def __dask_tokenize__(self) -> tuple:
+        # cheap, as RunEnv's: within a run (whose id is in every key) these name it
+        return ("PlannedTask", self.hook, self.plugin, self.mode, self.version,
+                self.ref.source_hash)
 
 
 @dataclass(frozen=True)

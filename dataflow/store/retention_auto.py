@@ -28,6 +28,9 @@ APPLIED = "retention_applied"      # {_id: pipeline, applied: when}: the last au
 _busy: dict[tuple[str, str | None], bool] = {}     # key → asked again while busy
 _busy_lock = threading.Lock()
 _passes: list[BackgroundThread] = []
+# key → monotonic time before which this process's own claim stands: no thread, no
+# store round trip after each run until then (~1 ms a run in a long-lived engine).
+_claimed_until: dict[tuple[str, str | None], float] = {}
 
 
 def claimed(project: Project, pipeline: str | None, every_minutes: float | None) -> bool:
@@ -40,6 +43,8 @@ def claimed(project: Project, pipeline: str | None, every_minutes: float | None)
         project.db[APPLIED].find_one_and_update(
             {"_id": pipeline or "", "applied": {"$lt": now - timedelta(minutes=every_minutes)}},
             {"$set": {"applied": now}}, upsert=True)
+        _claimed_until[(str(project.directory), pipeline)] = (time.monotonic()
+                                                              + every_minutes * 60)
         return True
     except DuplicateKeyError:       # applied recently: its document did not match
         return False
@@ -51,6 +56,8 @@ def apply_retention_later(project: Project, pipeline: str | None) -> BackgroundT
     Never raises: a problem is logged, the run is not affected."""
     try:
         key = (str(project.directory), pipeline)
+        if time.monotonic() < _claimed_until.get(key, 0.0):
+            return None             # this process applied it within every_minutes
         with _busy_lock:
             if key in _busy:            # the thread at work goes round once more
                 _busy[key] = True

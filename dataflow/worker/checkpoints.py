@@ -7,6 +7,7 @@ the reference.
 """
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 from pathlib import Path
@@ -40,21 +41,34 @@ def save_checkpoint(env: RunEnv, task_id: str, output: Any) -> dict | None:
         file_id = bucket.put(data, filename=f"{env.run_id}/{task_id}", run_id=env.run_id)
         return {"kind": "gridfs", "id": str(file_id), "bytes": len(data)}
     path = _file_path(env, task_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    run_folder(path.parent)
     temporary = path.with_suffix(".tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)
     return {"kind": "file", "path": str(path), "bytes": len(data)}
 
 
+@functools.lru_cache(maxsize=64)    # resolved once per project a process serves
 def checkpoint_folder(project_dir: str | Path) -> Path:
     """The project's own checkpoint folder: the only one checkpoints are read from."""
     return Path(project_dir).resolve() / ".dataflow" / "checkpoints"
 
 
+_made: set[Path] = set()
+
+
+def run_folder(folder: Path) -> Path:
+    """`folder` made (once per process: every task of a run writes into it)."""
+    if folder not in _made or not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        _made.add(folder)
+    return folder
+
+
 def _file_path(env: RunEnv, task_id: str) -> Path:
     folder = checkpoint_folder(env.project_dir)
-    path = (folder / env.run_id / f"{task_id}.pkl").resolve()
+    # lexical: the folder is resolved already, and ids cannot hold a symlink of their own
+    path = Path(os.path.normpath(folder / env.run_id / f"{task_id}.pkl"))
     if folder not in path.parents:      # ids follow NAME_PATTERN; this is the last guard
         raise CheckpointUnreadable(f"checkpoint of task {task_id!r} would be {path}, outside "
                                    f"{folder}; rename the plugin or hook")

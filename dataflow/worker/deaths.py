@@ -11,6 +11,7 @@ the FAIL_HARD rules. Every attempt is recorded on the task.
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from pymongo import ReturnDocument
 
 from dataflow.model import Outcome, PlannedTask, RunEnv
 from dataflow.statuses import TaskStatus
-from dataflow.worker.checkpoints import checkpoint_folder
+from dataflow.worker.checkpoints import checkpoint_folder, run_folder
 from dataflow.worker.retry import RetryPolicy
 
 WORKER_DIED = "worker died"
@@ -39,10 +40,14 @@ def note_start(env: RunEnv, task_id: str) -> list[float]:
             return_document=ReturnDocument.BEFORE)
         return [float(t) for t in (before or {}).get("starts", [])]
     path = _marks(env, task_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    earlier = path.read_text().split() if path.exists() else []
-    with open(path, "a") as marks:
-        marks.write(f"{now}\n")
+    run_folder(path.parent)
+    # one open: read the earlier starts, append this one (O_APPEND writes at the end)
+    marks = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        earlier = os.read(marks, 1 << 16).split()
+        os.write(marks, f"{now}\n".encode())
+    finally:
+        os.close(marks)
     return [float(t) for t in earlier]
 
 
