@@ -14,6 +14,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -39,8 +40,11 @@ class PluginCode(WorkerPlugin):
         self.archives = dict(archives)
 
     def setup(self, worker=None, **kwargs) -> None:
+        # in the worker's own directory: Dask removes it even after a SIGKILL (the next
+        # worker purges it), where an atexit handler would never run
+        within = getattr(worker, "local_directory", None)
         for source_hash, data in self.archives.items():
-            unpack(source_hash, data)
+            unpack(source_hash, data, Path(within) if within else None)
 
 
 def _new_archives(refs: Iterable[PluginRef], sent: set[str]) -> dict[str, bytes]:

@@ -93,19 +93,26 @@ def pack(source_hash: str) -> bytes | None:
     return buffer.getvalue()
 
 
-def _code_root() -> Path:
+def _code_root(within: Path | None = None) -> Path:
+    """This process's code folder: inside `within` (a Dask worker's own directory, which
+    Dask removes even after the worker is killed) when given, else a temp folder removed
+    at a normal exit."""
     if not _root:
-        _root.append(Path(tempfile.mkdtemp(prefix="dataflow-code-")))
+        if within is not None:
+            _root.append(Path(tempfile.mkdtemp(prefix="dataflow-code-", dir=within)))
+        else:
+            _root.append(Path(tempfile.mkdtemp(prefix="dataflow-code-")))
         atexit.register(shutil.rmtree, _root[0], True)
     return _root[0]
 
 
-def unpack(source_hash: str, data: bytes) -> Path:
-    """Unpack a version's zip into this process's code folder (once per hash)."""
+def unpack(source_hash: str, data: bytes, within: Path | None = None) -> Path:
+    """Unpack a version's zip into this process's code folder (once per hash; `within`:
+    see _code_root)."""
     with _lock:
         folder = _unpacked.get(source_hash)
         if folder is None:
-            folder = _code_root() / source_hash
+            folder = _code_root(within) / source_hash
             partial = folder.with_name(source_hash + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
