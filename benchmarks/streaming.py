@@ -1,22 +1,22 @@
-"""Streaming a CSV bigger than memory: parse -> per-ticker aggregate -> write Parquet.
+"""Streaming a CSV bigger than a worker's memory: parse -> per-ticker aggregate -> write Parquet.
 
-    .venv/bin/python benchmarks/streaming.py [--rows 20000000] [--blocksize 64MB]
+    .venv/bin/python benchmarks/streaming.py [--rows 20000000] [--blocksize 64MB] [--repeat 1]
 
-A generated CSV of --rows seeded random ticks (~75 bytes a row: 20 M rows is ~1.5 GB) goes
+A generated CSV of --rows seeded random ticks (~40 bytes a row: 20 M rows is ~0.8 GB) goes
 through pipeline `ticks`: `parse` returns `dd.read_csv` (a dask DataFrame), `aggregate`
 (STREAM = True) sums each chunk per ticker, `write` combines the partial sums and writes
-Parquet. Printed: peak RSS of each worker at --rows/4 and --rows (target < 500 MB, and
-flat), rows/s against a hand-written `dask.dataframe` script doing the same on the same
+Parquet. Printed: peak RSS (MiB) of each worker at --rows/4 and --rows (target < 500 MB,
+and flat), rows/s against a hand-written `dask.dataframe` script doing the same on the same
 LocalCluster (2 processes x 1 thread; target >= 0.8x), and the time of a `dataflow run`
 killed (SIGKILL) at 60% of its chunks plus `dataflow resume`, against an uninterrupted
-`dataflow run` (target <= 1.15x). Both outputs are compared with the script's.
+`dataflow run` (target <= 1.15x; --repeat pairs, medians; where the time goes:
+benchmarks/stream_kill.py). Both outputs are compared with the script's. The machine's
+load average is printed before and after: the figures are only as quiet as the machine.
 """
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -26,9 +26,9 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import psutil
-import pymongo
 
 import harness
+import stream_kill
 from dataflow import Engine
 
 PLUGINS = {
@@ -133,65 +133,8 @@ def in_process(args, workdir: Path, client, rows: int) -> dict:
                 rows / script), "speed_vs_script": round(script / seconds, 2), "csv": csv}
 
 
-def _cli(args_: list, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "dataflow", *args_], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _interrupted(env: dict) -> bool:
-    listed = subprocess.run([sys.executable, "-m", "dataflow", "runs"], env=env, text=True,
-                            capture_output=True)
-    return "interrupted" in listed.stdout
-
-
-def _killed_at(env: dict, db, share: float, chunks: int) -> tuple[float, float]:
-    """(seconds running until the kill + resuming, seconds until the run was found
-    interrupted, not counted) of a `dataflow run` SIGKILLed at `share` of its chunks."""
-    started = time.perf_counter()
-    process = _cli(["run", "ticks"], env)
-    harness.poll(lambda: (db["stream_checkpoints"].find_one() or {}).get("next_chunk", 0)
-                 >= share * chunks, 3600, f"{share:.0%} of the chunks", interval=0.2)
-    process.send_signal(signal.SIGKILL)
-    process.wait(60)
-    ran = time.perf_counter() - started
-    run_id = db["stream_checkpoints"].find_one()["run_id"]
-    waited = time.perf_counter()
-    harness.poll(lambda: _interrupted(env), 300, "the run found interrupted", interval=1)
-    waited = time.perf_counter() - waited
-    started = time.perf_counter()
-    if _cli(["resume", run_id], env).wait() != 0:
-        raise RuntimeError(f"dataflow resume {run_id} failed")
-    return ran + time.perf_counter() - started, waited
-
-
-def kill_and_resume(args, workdir: Path, csv: Path, store) -> dict:
-    """`dataflow run` uninterrupted, then killed at 60% and resumed (CLI processes)."""
-    chunks = int(dd.read_csv(csv, blocksize=args.blocksize).npartitions)
-    system = "cluster:\n  n_workers: 2\n  max_workers: 2\n"
-    times = {}
-    for kind in ("uninterrupted", "killed"):
-        root = project(workdir / f"cli-{kind}", csv, args.blocksize, workdir / f"{kind}.pq",
-                       system)
-        env = {**os.environ, "DATAFLOW_PROJECT": str(root),
-               "DATAFLOW_MONGO_DB": f"{store.database}_{kind}"}
-        db = pymongo.MongoClient(store.uri)[env["DATAFLOW_MONGO_DB"]]
-        started = time.perf_counter()
-        if kind == "uninterrupted":
-            if _cli(["run", "ticks"], env).wait() != 0:
-                raise RuntimeError("dataflow run ticks failed")
-            times[kind] = time.perf_counter() - started
-        else:
-            times[kind], times["detect"] = _killed_at(env, db, 0.6, chunks)
-        db.client.drop_database(env["DATAFLOW_MONGO_DB"])
-    pd.testing.assert_frame_equal(pd.read_parquet(workdir / "killed.pq"),
-                                  pd.read_parquet(workdir / "uninterrupted.pq"))
-    return {"chunks": chunks, "uninterrupted_s": round(times["uninterrupted"], 1),
-            "killed_at_60pct_plus_resume_s": round(times["killed"], 1),
-            "kill_resume_ratio": round(times["killed"] / times["uninterrupted"], 2),
-            "found_interrupted_after_s (not counted)": round(times["detect"], 1)}
-
-
 def benchmark(args, workdir: Path) -> dict:
+    load_before = [round(x, 2) for x in os.getloadavg()]
     with contextlib.ExitStack() as stack:
         store = harness.open_store(stack, workdir)
         client = harness.local_cluster(stack)
@@ -199,16 +142,21 @@ def benchmark(args, workdir: Path) -> dict:
         large = in_process(args, workdir, client, args.rows)
         for figures in (small, large):
             print({k: v for k, v in figures.items() if k != "csv"}, flush=True)
-        killed = kill_and_resume(args, workdir, large["csv"], store)
+        args.plugins = PLUGINS
+        killed = stream_kill.kill_and_resume(args, workdir, large["csv"], store)
         print(killed, flush=True)
     return {"rows": args.rows, "peak_rss_mb_small": small["peak_rss_mb"],
             "peak_rss_mb": large["peak_rss_mb"], "speed_vs_script": large["speed_vs_script"],
-            "dataflow_rows_per_s": large["dataflow_rows_per_s"], **killed}
+            "dataflow_rows_per_s": large["dataflow_rows_per_s"], **killed,
+            "load_avg_before": load_before,
+            "load_avg_after": [round(x, 2) for x in os.getloadavg()]}
 
 
 def add_options(parser) -> None:
     parser.add_argument("--rows", type=int, default=20_000_000, help="rows of the CSV")
     parser.add_argument("--blocksize", default="64MB", help="bytes of CSV per chunk")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="pairs of CLI runs (uninterrupted, killed + resumed): medians")
 
 
 if __name__ == "__main__":

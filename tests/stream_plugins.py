@@ -27,10 +27,27 @@ def write_ticks(path, rows: int, seed: int = 7, block: int = 500_000) -> None:
             frame.to_csv(handle, header=False, index=False)
 
 
+def write_repeated_ticks(path, block_path, rows: int, block: int = 1_000_000) -> None:
+    """A CSV of `rows` ticks written fast: `block` rows of write_ticks (kept in
+    `block_path`) repeated; `rows` a multiple of `block` (itself of 1,000)."""
+    write_ticks(block_path, block)
+    header, body = block_path.read_bytes().split(b"\n", 1)
+    with open(path, "wb") as handle:
+        handle.write(header + b"\n")
+        for _ in range(rows // block):
+            handle.write(body)
+
+
+def repeated_totals(block_path, times: int) -> pd.DataFrame:
+    """expected_totals of a CSV that is `block_path`'s rows `times` over."""
+    return expected_totals(block_path) * times
+
+
 READ = """
 import dask.dataframe as dd
 return dd.read_csv(config["path"], blocksize=config.get("blocksize", "8MB"),
-                   dtype={"ticker": "str", "price": "str", "size": "int64", "flag": "str"})
+                   dtype={"ticker": "str", "price": config.get("price", "str"),
+                          "size": "int64", "flag": "str"})
 """
 
 PARSE = """

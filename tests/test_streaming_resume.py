@@ -13,7 +13,7 @@ import sys
 import pandas as pd
 import pymongo
 import pytest
-from conftest import RUN_TIMEOUT, wait_until
+from conftest import RUN_TIMEOUT, plugin_source, wait_until
 from stream_plugins import expected_totals, parsed_rows, stream_project, write_ticks
 
 from dataflow.store.history import get_run
@@ -128,3 +128,57 @@ def test_a_cancelled_stream_stops_at_a_chunk_and_resumes_after_its_checkpoint(
     assert resumed.status == "completed", resumed
     assert _chunks_seen(tmp_path, resumed.run_id)[0] == stopped_at
     _same_as_uninterrupted(project, resumed.run_id, ticks, tmp_path)
+
+
+LOAD = """
+import dask.dataframe as dd
+import pandas as pd
+meta = pd.DataFrame({"part": pd.Series(dtype="int64"), "x": pd.Series(dtype="int64")})
+return dd.from_map(load, range(8), args=(config["log"],), meta=meta)   # meta: none loaded
+"""
+LOAD_CODE = """
+import pandas as pd
+def load(index, log):
+    with open(log, "a") as handle:
+        handle.write("%d\\n" % index)
+    return pd.DataFrame({"part": [index] * 1000, "x": range(1000)})
+"""
+STEP_CODE = """
+import os
+def run_chunk(context, config, chunk):
+    if context["stream"].chunk == 5 and not os.path.exists(config["fixed"]):
+        raise RuntimeError("broke on purpose at chunk 5")
+    return chunk.assign(x=chunk["x"] + 1)
+"""
+SUM = """
+frame = context["inputs"]["step"].compute()
+return {"rows": len(frame), "parts": sorted(set(frame["part"]))}
+"""
+
+
+def test_a_resumed_stream_reads_no_partition_before_its_checkpoint(make_project, engine_for,
+                                                                   tmp_path):
+    """A dask DataFrame's partitions before the checkpoint are skipped by index: never
+    loaded (not read and dropped), whatever their source."""
+    log, fixed = tmp_path / "loaded.log", tmp_path / "fixed"
+    project = make_project(
+        "pipelines:\n  parts:\n    hooks: [load, step, total]\n"
+        f"plugin_config:\n  load: {{log: {str(log)!r}}}\n  step: {{fixed: {str(fixed)!r}}}\n",
+        {"load": plugin_source("load", "load", body=LOAD, code=LOAD_CODE),
+         "step": plugin_source("step", "step", body="return None", code=STEP_CODE,
+                               STREAM=True, CHECKPOINT_ROWS=1),
+         "total": plugin_source("total", "total", body=SUM)})
+    engine = engine_for(project)
+    first = engine.run("parts", timeout=RUN_TIMEOUT)
+    assert first.status != "completed"
+    engine.project.recorder.flush()
+    start = engine.project.db["stream_checkpoints"].find_one({"run_id": first.run_id})
+    assert start["next_chunk"] == 5
+    fixed.touch()
+    log.write_text("")       # what the first run loaded (and any straggler of it) forgotten
+    resumed = engine.resume(first.run_id, timeout=RUN_TIMEOUT)
+    assert resumed.status == "completed", resumed
+    loaded = sorted({int(line) for line in log.read_text().split()})
+    assert loaded == [5, 6, 7]          # partitions 0-4 were not loaded again
+    assert resumed.output("total", timeout=RUN_TIMEOUT) == {"rows": 8000,
+                                                            "parts": list(range(8))}

@@ -1,12 +1,11 @@
 """`dataflow resume` and `dataflow mark-success`: pick a run up where it stopped."""
 from __future__ import annotations
 
-import sys
-
 import click
 
 from dataflow.cli.common import (EXIT_CODES, console, handles_errors, open_project,
                                  project_option)
+from dataflow.cli.local_run import leave
 from dataflow.cli.progress import ProgressView
 from dataflow.cli.run_cmd import print_summary
 from dataflow.run.engine import Engine
@@ -35,13 +34,18 @@ def resume_command(run_id, failed_only, again, project_dir) -> None:
     reused = sum(task.mode == "restore" for task in plan.tasks)
     console.print(f"resuming run {old['_id']} of {old['pipeline']}: {reused} task(s) restored "
                   f"from checkpoints, {sum(t.mode == 'run' for t in plan.tasks)} to run")
-    with Engine(project) as engine:
+    engine = Engine(project)
+    try:
         with ProgressView(plan, resources=lambda: engine.resources.snapshot()
                           if engine.resources else {}) as view:
             result = engine.resume(old["_id"], failed_only, listeners=[view], again=again)
+    except BaseException:
+        engine.close()
+        raise
+    engine.close(for_exit=True)     # like `dataflow run`: its workers killed as it leaves
     project.close()
     print_summary(result)
-    sys.exit(EXIT_CODES.get(result.status, 1))
+    leave(EXIT_CODES.get(result.status, 1))
 
 
 @click.command("mark-success")
