@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/streaming.py [--rows 20000000] [--blocksize 64MB] [--repeat 1]
 
-A generated CSV of --rows seeded random ticks (~40 bytes a row: 20 M rows is ~0.8 GB) goes
+A generated CSV of --rows seeded random ticks (~75 bytes a row, as the issue sizes it: 20 M
+rows is ~1.5 GB; an ISO timestamp, ticker, price, size, venue, bid, ask) goes
 through pipeline `ticks`: `parse` returns `dd.read_csv` (a dask DataFrame), `aggregate`
 (STREAM = True) sums each chunk per ticker, `write` combines the partial sums and writes
 Parquet. Printed: peak RSS (MiB) of each worker at --rows/4 and --rows (target < 500 MB,
@@ -59,15 +60,18 @@ def write_ticks(path: Path, rows: int, block: int = 1_000_000) -> None:
     rng = np.random.default_rng(20)
     tickers = np.array([f"TCK{i:04d}" for i in range(500)])
     with open(path, "w") as handle:
-        handle.write("ts,ticker,price,size,venue\n")
+        handle.write("ts,ticker,price,size,venue,bid,ask\n")
         for start in range(0, rows, block):
             count = min(block, rows - start)
-            pd.DataFrame({"ts": 1_700_000_000_000 + np.arange(start, start + count) * 7,
+            micros = np.datetime64("2024-01-02T09:30:00", "us") + np.arange(start, start + count) * 7
+            price = np.round(rng.uniform(1, 900, count), 4)
+            spread = np.round(rng.uniform(0.01, 0.05, count), 4)
+            pd.DataFrame({"ts": np.char.add(np.datetime_as_string(micros, unit="us"), "Z"),
                           "ticker": tickers[rng.integers(0, len(tickers), count)],
-                          "price": np.round(rng.uniform(1, 900, count), 4),
-                          "size": rng.integers(1, 5000, count),
-                          "venue": rng.choice(["XNAS", "XNYS", "BATS"], count)}).to_csv(
-                handle, header=False, index=False)
+                          "price": price, "size": rng.integers(1, 5000, count),
+                          "venue": rng.choice(["XNAS", "XNYS", "BATS"], count),
+                          "bid": price - spread, "ask": price + spread}).to_csv(
+                handle, header=False, index=False, float_format="%.4f")
 
 
 def by_hand(path: Path, blocksize: str) -> pd.DataFrame:
