@@ -9,7 +9,9 @@ instant a fire time is due: a FakeClock would make "submitted" equal "due". The 
 started at least 15 s before a boundary (plugins loaded, cluster up), then runs through
 `--minutes` boundaries. Figures:
 
-    due → submitted            fire record `submitted` − `due` (target p99 < 0.5 s)
+    due → submitted            fire record `submitted` − `due` (target p99 < 0.5 s);
+                               `submitted`: when the call handing the run's graph to
+                               Dask returned (the loop read ahead 1.5 s before `due`)
     due → first task started   + the loop's submitted → first `task_started` event
     loop CPU idle              the CPU of the loop's thread (which starts a burst's runs
                                together: RunService.trigger_many; per-thread times from

@@ -19,6 +19,7 @@ from dataflow.errors import InvalidInput, PipelineNotFound
 from dataflow.schedule.clock import FakeClock
 from dataflow.schedule.loop import SchedulerLoop
 from dataflow.statuses import RunStatus
+from dataflow.store.schedules import claim_and_store
 from dataflow.web.api.route import Call
 from dataflow.web.api.schedules import ROUTES
 from dataflow.web.context import WebContext
@@ -90,9 +91,9 @@ def test_a_fire_time_someone_else_claimed_is_not_started(scheduled):
     clock = FakeClock(at(2026, 5, 4, 10, 14))
     loop = SchedulerLoop(service, clock)
     loop.tick()
-    service.project.db["schedule_fires"].insert_one({
+    claim_and_store(service.project.db, [{     # as another loop claims and records it
         "_id": "prices:2026-05-04T10:15:00+00:00", "pipeline": "prices", "outcome": "started",
-        "logical_time": at(2026, 5, 4, 10, 15), "decided": clock.now(), "holder": "elsewhere"})
+        "logical_time": at(2026, 5, 4, 10, 15), "decided": clock.now(), "holder": "elsewhere"}])
     clock.set(at(2026, 5, 4, 10, 15, 1))
     loop.tick()
     assert [r["holder"] for r in records(service)] == ["elsewhere"]

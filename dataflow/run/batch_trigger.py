@@ -17,26 +17,19 @@ each request, with the same records, events, listeners, preconditions and cancel
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from dask._expr import LLGExpr
-from dask._task_spec import Task, TaskRef
-
 from dataflow.config.migrate import migrated_configs
-from dataflow.model import priority_value
 from dataflow.run.batch_follow import follow_all
-from dataflow.run.graph import execute_task, submit_graph, task_key
+from dataflow.run.batch_submit import Submitted, submit_all
 from dataflow.run.plan import build_plan
 from dataflow.run.preconditions import check_preconditions, gate_plugins, record_gated
 from dataflow.store.configs import stored_records
 
 if TYPE_CHECKING:
-    from distributed import Client
-
     from dataflow.config.pipelines import Pipeline
     from dataflow.model import RunPlan
     from dataflow.project import Project
@@ -119,15 +112,33 @@ def _start(service: RunService, request: TriggerRequest, pipelines: dict,
     return handle
 
 
+@dataclass(frozen=True)
+class BurstReads:
+    """What a burst is planned from, read once: the pipelines, the stored configs and
+    their versions, and PlanCache's key of the project. Read ahead (`plan_ahead`), they
+    spare the burst its own reads."""
+
+    pipelines: dict
+    stored: dict[str, dict]
+    versions: dict[str, tuple]
+    project_key: tuple
+
+
+def read_burst(project: Project, cache: PlanCache) -> BurstReads:
+    pipelines = project.pipelines                 # one read of the stored pipelines
+    stored, versions = _stored_by_pipeline(project)   # one read of the stored configs
+    return BurstReads(pipelines, stored, versions, cache.project_key(project))
+
+
 def trigger_many(service: RunService, requests: list[TriggerRequest],
-                 cache: PlanCache | None = None) -> list[str | Exception]:
+                 cache: PlanCache | None = None, reads: BurstReads | None = None,
+                 on_submitted: Submitted | None = None) -> list[str | Exception]:
     """Start a run for each request (see the module doc); per request its run id, or
-    the error that refused it (nothing recorded for it then)."""
+    the error that refused it (nothing recorded for it then). `reads`: those made ahead
+    (else read now); `on_submitted(run_ids)` as runs are handed to Dask."""
     project, cache = service.project, cache or PlanCache()
     try:
-        pipelines = project.pipelines             # one read of the stored pipelines
-        stored, versions = _stored_by_pipeline(project)   # one read of the stored configs
-        project_key = cache.project_key(project)
+        reads = reads or read_burst(project, cache)
     except Exception as error:      # noqa: BLE001 -- every request is refused alike
         return [error for _ in requests]
     outcomes: list[str | Exception] = []
@@ -135,15 +146,15 @@ def trigger_many(service: RunService, requests: list[TriggerRequest],
     for request in requests:
         name = request.pipeline
         try:
-            handle = _start(service, request, pipelines, partial(
-                cache.plan, project, name, pipelines, stored.get(name, {}),
-                (project_key, versions.get(name))))
+            handle = _start(service, request, reads.pipelines, partial(
+                cache.plan, project, name, reads.pipelines, reads.stored.get(name, {}),
+                (reads.project_key, reads.versions.get(name))))
         except Exception as error:  # noqa: BLE001 -- the caller records why per request
             outcomes.append(error)
             continue
         handles.append(handle)
         outcomes.append(handle.run_id)
-    failed = submit_all(service.engine.client, handles)
+    failed = submit_all(service.engine.client, handles, on_submitted)
     for run_id, refused in failed.items():
         service.engine.active_runs.pop(run_id, None)
         outcomes[outcomes.index(run_id)] = refused
@@ -151,75 +162,21 @@ def trigger_many(service: RunService, requests: list[TriggerRequest],
     return outcomes
 
 
-def plan_ahead(service: RunService, names: list[str], cache: PlanCache) -> int:
-    """Plan `names` before their runs are due (the scheduler, at the end of the tick
-    before), so the burst itself only checks the plans; how many were planned. A
-    pipeline that cannot be planned is left to the burst, which records why."""
-    project, planned = service.project, 0
+def plan_ahead(service: RunService, names: list[str], cache: PlanCache) -> BurstReads | None:
+    """Plan `names` before their runs are due (the scheduler, ahead of a fire time), so
+    the burst itself only checks the plans; the reads made, for the burst to use (None
+    when they failed: the burst reads again and says why). A pipeline that cannot be
+    planned is left to the burst, which records why."""
+    project = service.project
     try:
-        pipelines = project.pipelines
-        stored, versions = _stored_by_pipeline(project)
-        project_key = cache.project_key(project)
+        reads = read_burst(project, cache)
     except Exception as error:      # noqa: BLE001 -- the burst reads again and says why
         log.info("could not plan ahead: %s", error)
-        return 0
+        return None
     for name in names:
         try:
-            cache.plan(project, name, pipelines, stored.get(name, {}),
-                       (project_key, versions.get(name)))
+            cache.plan(project, name, reads.pipelines, reads.stored.get(name, {}),
+                       (reads.project_key, reads.versions.get(name)))
         except Exception:           # noqa: BLE001,S112 -- refused at the burst, with its reason
             continue
-        planned += 1
-    return planned
-
-
-def _one_priority(plan: RunPlan) -> int | None:
-    """The priority of every task of the plan, or None when they differ."""
-    values = {priority_value(plan.priority) + (priority_value(t.priority) if t.priority else 0)
-              for t in plan.tasks}
-    return values.pop() if len(values) == 1 else None
-
-
-def _add_graph(graph: dict, keys: list[str], handle: RunHandle) -> None:
-    """The run's tasks, each hook after the previous one (as run/graph.py lays them)."""
-    previous: list[str] = []
-    for stage in handle.plan.stages:
-        current = [task_key(handle.env, task) for task in stage]
-        for key, task in zip(current, stage):
-            graph[key] = Task(key, execute_task, handle.env, task,
-                              *[TaskRef(k) for k in previous])
-        keys += current
-        previous = current or previous
-
-
-def submit_all(client: Client, handles: list[RunHandle]) -> dict[str, Exception]:
-    """Submit every run's graph: one client call per priority (a run whose tasks differ
-    in priority on its own); {run id: error} of those whose submission failed."""
-    groups: dict[int, list[RunHandle]] = {}
-    failed: dict[str, Exception] = {}
-    for handle in handles:
-        priority = _one_priority(handle.plan)
-        if priority is not None:
-            groups.setdefault(priority, []).append(handle)
-        elif handle.plan.tasks:
-            try:
-                handle.futures = submit_graph(client, handle.env, handle.plan)
-            except Exception as error:  # noqa: BLE001 -- reported per run
-                failed[handle.run_id] = error
-    for priority, group in groups.items():
-        graph: dict = {}
-        keys: list[str] = []
-        for handle in group:
-            _add_graph(graph, keys, handle)
-        try:
-            graph_expr = LLGExpr(graph, _determ_token=uuid.uuid4().hex)   # keys are unique:
-            futures = dict(zip(keys, client.get(graph_expr, keys, sync=False,   # no hashing
-                                                priority=priority, retries=0)))
-        except Exception as error:      # noqa: BLE001 -- reported per run
-            log.warning("could not submit %d runs: %s", len(group), error)
-            failed.update({handle.run_id: error for handle in group})
-            continue
-        for handle in group:
-            handle.futures = {task.task_id: futures[task_key(handle.env, task)]
-                              for task in handle.plan.tasks}
-    return failed
+    return reads

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dataflow.errors import RunNotFound
-from dataflow.run.batch_trigger import PlanCache, TriggerRequest, plan_ahead, trigger_many
+from dataflow.run.batch_trigger import (BurstReads, PlanCache, TriggerRequest, plan_ahead,
+                                        trigger_many)
 from dataflow.run.overrides import apply_overrides, select_plugins
 from dataflow.config.dependencies import upstream_chain
 from dataflow.run.plan import build_plan, chain_plan
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from dataflow.run.result import RunHandle, RunResult
 
 SHUTDOWN_WAIT = 30.0      # seconds running runs get to stop when the service shuts down
+# Results kept for wait(): the newest runs' only, as a result holds its futures, which
+# hold the run's outputs on the workers (and a server runs for months).
+RESULTS_KEPT = 1000
 
 
 class RunService:
@@ -85,14 +89,17 @@ class RunService:
         self._follow(handle)
         return handle.run_id
 
-    def trigger_many(self, requests: list[TriggerRequest]) -> list[str | Exception]:
+    def trigger_many(self, requests: list[TriggerRequest], reads: BurstReads | None = None,
+                     on_submitted: Callable[[list[str]], None] | None = None
+                     ) -> list[str | Exception]:
         """Start many runs at once, each as trigger() would (a burst of scheduled fires:
-        run/batch_trigger.py); per request its run id, or the error that refused it."""
-        return trigger_many(self, requests, self._plans)
+        run/batch_trigger.py); per request its run id, or the error that refused it.
+        `reads`: plan_ahead's; `on_submitted(run_ids)` as runs are handed to Dask."""
+        return trigger_many(self, requests, self._plans, reads, on_submitted)
 
-    def plan_ahead(self, pipelines: list[str]) -> int:
+    def plan_ahead(self, pipelines: list[str]) -> BurstReads | None:
         """Plan these pipelines now for a trigger_many to come (the scheduler's next fire
-        time); how many could be planned."""
+        time); the reads made, for that trigger_many (None if they failed)."""
         return plan_ahead(self, pipelines, self._plans)
 
     def resume(self, run_id: str, failed_only: bool = False, trigger: str = "resume",
@@ -141,6 +148,8 @@ class RunService:
                 release(None, None, None)
         with self._finished:
             self._results[handle.run_id] = result
+            while len(self._results) > RESULTS_KEPT:     # the oldest: in the store's history
+                del self._results[next(iter(self._results))]
             self._threads.pop(handle.run_id, None)
             self._finished.notify_all()
 
@@ -150,7 +159,8 @@ class RunService:
             return list(self._threads)
 
     def wait(self, run_id: str, timeout: float | None = None) -> RunResult:
-        """The result of a run this service started, once it has ended."""
+        """The result of a run this service started, once it has ended (the newest
+        RESULTS_KEPT results are kept; an older run's is in the store's history)."""
         with self._finished:
             if run_id not in self._results and run_id not in self._threads:
                 raise RunNotFound(run_id)

@@ -1,6 +1,7 @@
 """One tick's fire times, decided and acted on together: every decision becomes a fire
-record (`store.schedules`), claimed by inserting it under its unique id BEFORE a run is
-triggered, so no fire time is ever started twice, whoever else is deciding it.
+record (`store.schedules`), its fire time claimed under the record's unique id BEFORE a
+run is triggered (schedule/burst.py), so no fire time is ever started twice, whoever else
+is deciding it; the claimed records are stored once the runs are submitted.
 
     missed / paused   fire times `due_fires` dropped (catch-up policy, or paused)
     started           `overlap_action` said start (cancel_running: the oldest active
@@ -13,24 +14,21 @@ triggered, so no fire time is ever started twice, whoever else is deciding it.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from dataflow.errors import PreconditionUnmet
-from dataflow.run.batch_trigger import TriggerRequest
+from dataflow.schedule.burst import Burst
 from dataflow.schedule.catchup import FireDecision
 from dataflow.schedule.overlap import OverlapAction, overlap_action
 from dataflow.schedule.policy import SchedulePolicy
-from dataflow.schedule.upstream import unmet_fields
-from dataflow.store.schedules import FIRES, FireOutcome, claim_fires, fire_id, take_queued
+from dataflow.store.schedules import FireOutcome, fire_id, store_fires, take_queued
 
 if TYPE_CHECKING:
+    from dataflow.run.batch_trigger import BurstReads
     from dataflow.run.service import RunService
 
 log = logging.getLogger("dataflow.schedule")
-TRIGGER = "schedule"        # the runs' `trigger`
 _STARTING = (OverlapAction.START, OverlapAction.CANCEL_RUNNING)
 
 
@@ -44,7 +42,7 @@ def fire_record(policy: SchedulePolicy, logical_time: datetime, now: datetime, h
 
 class FireBatch:
     """Decisions of one tick over `active` ({pipeline: active run ids, oldest first}),
-    then `commit`: claim, cancel, trigger, record (run ids through the Recorder)."""
+    then `commit`: claim, cancel, trigger, store the records."""
 
     def __init__(self, now: datetime, holder: str, active: dict[str, list[str]],
                  queued: dict[str, list[dict]]):
@@ -106,21 +104,18 @@ class FireBatch:
             running.append(record["_id"])
 
     def commit(self, db, service: RunService, clock_now: Callable[[], datetime],
-               on_started: Callable[[dict, str], None]) -> list[dict]:
-        """Claim, then act on what was claimed (queued ones first, oldest first); every
-        record this tick decided, as finally written."""
-        claimed = claim_fires(db, self.records)
-        lost = [r["_id"] for r in self.records if r["_id"] not in claimed]
-        if lost:
-            log.warning("fire times decided by another loop, not started here: %s", lost)
-        final = [r for r in self.records if r["_id"] in claimed]
-        starts = []
+               on_started: Callable[[dict, str], None],
+               reads: BurstReads | None = None) -> list[dict]:
+        """Take the queued fire times that start now, then claim the new records and start
+        what was claimed (schedule/burst.py: queued ones first, oldest first); every
+        record this tick decided, as finally written. `reads`: the burst's, made ahead."""
+        final, first = [], []
         for record, policy, cancel in self.dequeued:
             fields = {"outcome": FireOutcome.STARTED, "decided": self.now, "holder": self.holder,
                       "reason": f"started from the queue (queued: {record['reason']})"}
             if take_queued(db, record["_id"], fields):
                 record.update(fields)
-                starts.append((record, policy, cancel))
+                first.append((record, policy, cancel))
                 final.append(record)
         for record in self.paused_queue:
             fields = {"outcome": FireOutcome.PAUSED, "reason": "paused while queued",
@@ -128,58 +123,23 @@ class FireBatch:
             if take_queued(db, record["_id"], fields):
                 record.update(fields)
                 final.append(record)
-        starts += [(r, p, c) for r, p, c in self.starts if r["_id"] in claimed]
-        changes = self._start_all(starts, service, clock_now, on_started)
-        for key, fields in changes.items():         # off the critical path: the Recorder
-            service.project.recorder.record(FIRES, key, fields)
+        starts = {record["_id"]: (record, policy, cancel) for record, policy, cancel in self.starts}
+        burst = Burst(service, clock_now, on_started, reads)
+        try:
+            burst.claim_and_start(db, self.records, starts, first)
+        finally:                                # what was claimed is stored, whatever happened
+            claimed = burst.claimed
+            new = [r for r in self.records if r["_id"] in claimed]
+            for record in new:
+                record.update(burst.changes.pop(record["_id"], {}))
+            store_fires(db, new)                # the claimed records, with their run ids
+            burst.record()                      # the dequeued ones' changes
+        lost = [r["_id"] for r in self.records if r["_id"] not in claimed]
+        if lost:
+            log.warning("fire times decided by another loop, not started here: %s", lost)
         for record in final:
-            record.update(changes.get(record["_id"], {}))
-        return final
-
-    def _start_all(self, starts: list, service: RunService, clock_now: Callable[[], datetime],
-                   on_started: Callable[[dict, str], None]) -> dict[str, dict]:
-        """Cancel the runs to make room, then start the claimed runs together, oldest fire
-        time first (`RunService.trigger_many`: one read of the pipelines and configs, one
-        submit); each record's new fields."""
-        cancelled = {record["_id"]: [run_id for run_id in cancel if _cancelled(service, run_id)]
-                     for record, _, cancel in starts}
-        outcomes = service.trigger_many([TriggerRequest(policy.pipeline, TRIGGER, {
-            "schedule": policy.schedule, "logical_time": record["logical_time"]})
-            for record, policy, _ in starts]) if starts else []
-        submitted, wall = clock_now(), time.time()
-        changes = {}
-        for (record, policy, _), outcome in zip(starts, outcomes):
-            if isinstance(outcome, Exception):
-                changes[record["_id"]] = _refused(policy, record, outcome)
-                continue
-            fields = {"run_id": outcome, "submitted": submitted, "submitted_wall": wall}
-            if cancelled[record["_id"]]:
-                fields["cancelled_runs"] = cancelled[record["_id"]]
-            on_started(record, outcome)
-            changes[record["_id"]] = fields
-        return changes
-
-
-def _refused(policy: SchedulePolicy, record: dict, error: Exception) -> dict:
-    """A fire record's new fields when its run did not start."""
-    if isinstance(error, PreconditionUnmet):    # upstream stale / gate closed: refused or waiting
-        return unmet_fields(error)
-    log.warning("scheduled run of %s (%s) could not start: %s", policy.pipeline,
-                record["logical_time"].isoformat(), error)
-    return {"outcome": FireOutcome.SKIPPED, "reason": f"could not start: {error}"}
-
-
-def _cancelled(service: RunService, run_id: str) -> bool:
-    """Cancel an active run to make room (cancel_running); False if it ended already or
-    is one of this tick's own fire records."""
-    if ":" in run_id:               # a fire id standing in for a run started this tick
-        return False
-    try:
-        service.cancel(run_id)
-    except Exception as error:      # noqa: BLE001 -- it ended meanwhile, or its process is gone
-        log.info("could not cancel run %s to make room: %s", run_id, error)
-        return False
-    return True
+            record.update(burst.changes.get(record["_id"], {}))
+        return new + final
 
 
 def state_changes(due: list, records: list[dict]) -> dict[str, dict]:

@@ -2,10 +2,12 @@
 or standalone (`dataflow scheduler`).
 
 Each tick: take or renew the lease (only its holder fires), read the pipelines and pause
-overrides, decide the fire times due (`due_fires`, `overlap_action`), record each one
-(`schedule_fires`) before triggering its run, persist each pipeline's last fire time
+overrides, decide the fire times due (`due_fires`, `overlap_action`), claim each one
+(`schedule_claims`) before triggering its run, store its record (`schedule_fires`),
+persist each pipeline's last fire time
 (`schedule_state`). Between ticks it sleeps until the next fire time, but never longer
-than a third of the lease (nor `MAX_SLEEP_SECONDS`).
+than a third of the lease (nor `MAX_SLEEP_SECONDS`); it wakes 1.5 s before a fire time
+to read ahead (schedule/ahead.py): at the instant it only decides, claims and submits.
 
     loop = SchedulerLoop(service).start()       # a BackgroundThread
     loop.status()                               # for /health and the UI
@@ -21,8 +23,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from dataflow.background import BackgroundThread
-from dataflow.errors import DataflowError
-from dataflow.schedule.active import active_runs
+from dataflow.schedule.ahead import (Reads, active_runs_now, gc_paused, read_ahead,
+                                     read_now, time_to_prepare, wake_before)
 from dataflow.schedule.catchup import due_fires
 from dataflow.schedule.clock import (MAX_SLEEP_SECONDS, Clock, SystemClock,
                                      bounded_sleep_seconds)
@@ -64,6 +66,8 @@ class SchedulerLoop:
         self._thread: BackgroundThread | None = None
         self._pruned, self._last_pipelines = None, None    # type: datetime | None, dict | None
         self._planned_for: datetime | None = None           # the fire time planned ahead
+        self._ahead: Reads | None = None                    # reads made for the next one
+        self._ahead_for: datetime | None = None             # ... tried for that fire time
         service.add_listener(self.on_event)
         self.upstream = UpstreamWatcher(self)       # waiting fires, schedule: on_upstream
 
@@ -117,6 +121,8 @@ class SchedulerLoop:
         bound = min(MAX_SLEEP_SECONDS, self.lease_ttl / 3)
         if any(self._queued.values()):
             bound = min(bound, QUEUE_POLL)
+        if next_due is not None and self._ahead_for != next_due:
+            next_due = wake_before(next_due)        # first wake to read ahead
         return bounded_sleep_seconds(self.clock.now(), next_due, bound)
 
     def close(self, reason: str = "stopped") -> None:
@@ -133,15 +139,25 @@ class SchedulerLoop:
         """Renew the lease and, holding it, fire what is due; the next fire time (None
         when nothing is scheduled or another loop holds the lease)."""
         db, now, held = self.db, self.clock.now(), self.holding
+        ahead, self._ahead = self._ahead, None
+        ready = ahead if ahead is not None and held and ahead.usable(now) else None
+        holding = held if ready is not None else self._renew(db, now, held)
+        self.last_tick, next_due = now, None
+        if holding:
+            with gc_paused(ready is not None):       # the instant: decide, claim, submit
+                next_due = self._fire_due(db, now, ready or read_now(self, db))
+            if ready is not None:               # read ahead: renewed after the burst
+                holding = self._renew(db, self.clock.now(), held)
+            if holding:
+                self._housekeep(db, now, next_due)
+        self._notify("tick", {"time": now, "holding": holding})
+        return next_due
+
+    def _renew(self, db, now: datetime, held: bool) -> bool:
         holding = self.lease.renew(now)
         if holding != held:
             self._lease_changed(db, holding)
-        self.last_tick, next_due = now, None
-        if holding:
-            next_due = self._fire_due(db, now)
-            self._housekeep(db, now, next_due)
-        self._notify("tick", {"time": now, "holding": holding})
-        return next_due
+        return holding
 
     def _lease_changed(self, db, holding: bool) -> None:
         """Taking the lease: read where every pipeline stands, and the queue, afresh."""
@@ -150,9 +166,8 @@ class SchedulerLoop:
         for record in store.queued_fires(db) if holding else ():
             self._queued.setdefault(record["pipeline"], []).append(record)
 
-    def _fire_due(self, db, now: datetime) -> datetime | None:
-        overrides = {name: doc["paused"] for name, doc in store.pause_overrides(db).items()}
-        new = self.roster.sync(self._pipelines(), overrides,
+    def _fire_due(self, db, now: datetime, reads: Reads) -> datetime | None:
+        new = self.roster.sync(reads.pipelines, reads.overrides,
                                lambda names: store.pipeline_states(db, names), now)
         if new:
             store.save_states(db, {name: {"watched_since": now} for name in new}, now)
@@ -161,7 +176,7 @@ class SchedulerLoop:
                    if queue and name in self.roster.entries]
         if not due and not waiting:
             return self.roster.next_due()
-        batch = FireBatch(now, self.holder, self._active_runs(db), self._queued)
+        batch = FireBatch(now, self.holder, active_runs_now(self, db, reads), self._queued)
         for name in waiting:
             batch.dequeue(self.roster.entries[name].policy)
         decisions = {}
@@ -171,7 +186,7 @@ class SchedulerLoop:
             batch.drop(entry.policy, decision)
             for logical_time in decision.fire:
                 batch.fire(entry.policy, logical_time)
-        records = batch.commit(db, self.service, self.clock.now, self._started)
+        records = batch.commit(db, self.service, self.clock.now, self._started, reads.burst)
         for entry in due:
             entry.handled(decisions[entry.name].last_fired)
         for name, fields in state_changes(due, records).items():    # through the Recorder
@@ -180,26 +195,10 @@ class SchedulerLoop:
             self._notify("fire", record)
         return self.roster.next_due()
 
-    def _pipelines(self) -> dict:
-        """The project's pipelines; the last good ones while its config is broken (their
-        runs then fail to start, and the fire records say why)."""
-        try:
-            self._last_pipelines = self.service.project.pipelines
-        except DataflowError as error:
-            if self._last_pipelines is None:
-                raise
-            log.warning("scheduler: pipelines unreadable, using the last good ones: %s", error)
-        return self._last_pipelines
-
-    def _active_runs(self, db) -> dict[str, list[str]]:
-        here = dict(self.service.engine.active_runs)
-        self.start_lag.keep_only(here)
-        return active_runs(store.active_runs_by_pipeline(db), here)
-
     def _started(self, record: dict, run_id: str) -> None:
         """A run was triggered: follow it; renew the lease during a
         long burst, so a standby loop does not take over from a busy one."""
-        lag = self.start_lag.submitted(run_id, record["pipeline"])
+        lag = self.start_lag.submitted(run_id, record["pipeline"], record.get("submitted_wall"))
         if lag is not None:         # it started before the burst's trigger returned
             self._notify("first_task", {"pipeline": record["pipeline"], "run_id": run_id,
                                         "seconds": lag})
@@ -207,13 +206,18 @@ class SchedulerLoop:
 
     def _housekeep(self, db, now: datetime, next_due: datetime | None) -> None:
         """Prune old fire records (hourly); plan the runs of the next fire time ahead, so
-        its burst only checks the plans (run/batch_trigger.py)."""
+        its burst only checks the plans (run/batch_trigger.py); just before it, make its
+        tick's reads (schedule/ahead.py)."""
         if self._pruned is None or now - self._pruned >= PRUNE_EVERY:
             self._pruned = now
             store.prune_fires(db, now - RETENTION)
         if next_due is not None and next_due != self._planned_for:
             self._planned_for = next_due
             self.service.plan_ahead(self.roster.due_at(next_due))
+        if next_due is not None and next_due != self._ahead_for and time_to_prepare(
+                self.clock.now(), next_due):
+            self._ahead_for = next_due
+            self._ahead = read_ahead(self, db, next_due)
 
     # --- what others see ---------------------------------------------------------------
     def on_event(self, event: dict) -> None:

@@ -18,13 +18,15 @@ class StartLag:
         self._early: dict[str, float] = {}                     # run: first task's start
         self._lock = threading.Lock()
 
-    def submitted(self, run_id: str, pipeline: str) -> float | None:
-        """The run was triggered now: its lag if its first task already started (0: it
-        started before its trigger returned), else None (the lag comes with `started`)."""
+    def submitted(self, run_id: str, pipeline: str, at: float | None = None) -> float | None:
+        """The run was submitted `at` (unix time; None: now): its lag if its first task
+        already started (0 if before `at`), else None (the lag comes with `started`)."""
+        at = time.time() if at is None else at
         with self._lock:
-            if self._early.pop(run_id, None) is not None:
-                return 0.0
-            self._awaiting[run_id] = (pipeline, time.time())
+            early = self._early.pop(run_id, None)
+            if early is not None:
+                return max(0.0, early - at)
+            self._awaiting[run_id] = (pipeline, at)
             return None
 
     def started(self, run_id: str, when: float) -> tuple[str, float] | None:

@@ -23,8 +23,8 @@ from dataflow.config.dependencies import dependency_graph, runners, upstream
 from dataflow.config.pipelines import ON_UPSTREAM
 from dataflow.errors import DataflowError, PreconditionUnmet
 from dataflow.store.freshness import last_provided, last_started
-from dataflow.store.schedules import (FIRES, FireOutcome, active_runs_by_pipeline, claim_fires,
-                                      fire_id)
+from dataflow.store.schedules import (FIRES, FireOutcome, active_runs_by_pipeline,
+                                      claim_and_store, fire_id)
 
 if TYPE_CHECKING:
     from dataflow.schedule.loop import SchedulerLoop
@@ -145,7 +145,7 @@ class UpstreamWatcher:
                   "due": newest, "decided": now, "outcome": FireOutcome.STARTED,
                   "reason": reason, "run_id": None, "holder": self.loop.holder,
                   "schedule": ON_UPSTREAM, "timezone": None}
-        if not claim_fires(self.loop.db, [record]):
+        if not claim_and_store(self.loop.db, [record]):
             return              # this upstream data already fired it (here or elsewhere)
         fields = self._trigger({**record, "start_reason": reason})
         if fields["outcome"] == FireOutcome.WAITING:

@@ -1,10 +1,13 @@
 """The scheduler's documents: fire records, per-pipeline state (last fire, pause), the
 lease that decides which loop fires, and the loops' own start/heartbeat/stop records.
 
+    schedule_claims  one per fire time decided, _id as its fire record's: {holder,
+                     decided}. Inserted BEFORE a run is triggered: an insert refused as a
+                     duplicate means another loop decided that fire time, and nothing is
+                     started. Indexed by `_id` only, so a burst's claim is cheap.
     schedule_fires   one per (pipeline, logical time), _id "<pipeline>:<logical time ISO>":
-                     {pipeline, logical_time, due, decided, outcome, reason, run_id, ...}.
-                     Inserted BEFORE a run is triggered: an insert refused as a duplicate
-                     means another loop decided that fire time, and nothing is started.
+                     {pipeline, logical_time, due, decided, outcome, reason, run_id, ...};
+                     stored once claimed — a burst's right after its runs are submitted.
     schedule_state   one per pipeline, _id = its name: {watched_since, last_fired,
                      last_outcome, last_reason, last_run_id, ...} and, while set, the pause override {paused,
                      paused_by, since} that wins over the YAML `paused:`.
@@ -25,9 +28,12 @@ from dataflow.statuses import ACTIVE_RUN_STATUSES, TaskStatus
 
 FIRES, STATE, LEASE, LOOPS = ("schedule_fires", "schedule_state", "schedule_lease",
                               "scheduler_loops")
+CLAIMS = "schedule_claims"
+PRUNE_BATCH = 1000
 LEASE_ID = "scheduler"
 DUPLICATE_KEY = 11000
 RECENT_WINDOWS = (timedelta(days=1), None)     # recent fires: the last day first, then all
+QUEUED_INDEX, OLD_OUTCOME_INDEX = "queued_fires", "outcome_1"
 
 
 class FireOutcome(StrEnum):
@@ -47,28 +53,56 @@ def fire_id(pipeline: str, logical_time: datetime) -> str:
 
 
 def ensure_indexes(db) -> None:
-    """The indexes the scheduler's queries use (idempotent, cheap once they exist)."""
+    """The indexes the scheduler's queries use (idempotent, cheap once they exist). Each
+    index costs every claim (a burst's insert), so: a pipeline's fires, prune and recent
+    fires by `decided`, and the queued ones in a partial index that holds only them (the
+    old index of every record's outcome is dropped)."""
     db[FIRES].create_index([("pipeline", ASCENDING), ("logical_time", DESCENDING)])
     db[FIRES].create_index([("decided", DESCENDING)])
-    db[FIRES].create_index([("outcome", ASCENDING)])
+    db[FIRES].create_index([("logical_time", ASCENDING)], name=QUEUED_INDEX,
+                           partialFilterExpression={"outcome": str(FireOutcome.QUEUED)})
+    if OLD_OUTCOME_INDEX in db[FIRES].index_information():
+        db[FIRES].drop_index(OLD_OUTCOME_INDEX)
 
 
 # --- fire records ---------------------------------------------------------------------------
 
-def claim_fires(db, records: list[dict]) -> set[str]:
-    """Insert fire records (each with its `_id`); the ids inserted. A record refused as a
-    duplicate was decided by another loop (or an earlier life of this one)."""
-    if not records:
+def _insert_new(collection, documents: list[dict]) -> set[str]:
+    """Insert `documents` (each with its `_id`) in one call; the ids inserted (those
+    refused as duplicates were there already)."""
+    if not documents:
         return set()
     refused: set[str] = set()
     try:
-        db[FIRES].insert_many(records, ordered=False)
+        collection.insert_many(documents, ordered=False)
     except BulkWriteError as error:
         errors = error.details.get("writeErrors", [])
         if any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
-        refused = {records[e["index"]]["_id"] for e in errors}
-    return {record["_id"] for record in records} - refused
+        refused = {documents[e["index"]]["_id"] for e in errors}
+    return {document["_id"] for document in documents} - refused
+
+
+def claim_fires(db, records: list[dict]) -> set[str]:
+    """Claim the fire times of `records` (their `_id`s) in `schedule_claims`, in one
+    insert; the ids claimed. A claim refused as a duplicate was made by another loop (or
+    an earlier life of this one). Only `_id` is indexed there: each index would cost the
+    claim of a burst, which lies between the due instant and its runs' start."""
+    return _insert_new(db[CLAIMS], [{"_id": r["_id"], "holder": r.get("holder"),
+                                     "decided": r.get("decided")} for r in records])
+
+
+def store_fires(db, records: list[dict]) -> None:
+    """Store the fire records of claimed fire times (one already stored, by a loop of
+    an older version, is left as it is)."""
+    _insert_new(db[FIRES], records)
+
+
+def claim_and_store(db, records: list[dict]) -> set[str]:
+    """Claim, then store the records claimed (before anything is started); the ids."""
+    claimed = claim_fires(db, records)
+    store_fires(db, [record for record in records if record["_id"] in claimed])
+    return claimed
 
 
 def take_queued(db, key: str, fields: dict) -> bool:
@@ -80,7 +114,8 @@ def take_queued(db, key: str, fields: dict) -> bool:
 
 def queued_fires(db) -> list[dict]:
     """Every queued fire record, oldest logical time first."""
-    return list(db[FIRES].find({"outcome": FireOutcome.QUEUED}).sort("logical_time", ASCENDING))
+    return list(db[FIRES].find({"outcome": str(FireOutcome.QUEUED)}).sort("logical_time",
+                                                                           ASCENDING))
 
 
 def recent_fires(db, now: datetime, pipeline: str | None = None, limit: int = 20) -> list[dict]:
@@ -95,8 +130,12 @@ def recent_fires(db, now: datetime, pipeline: str | None = None, limit: int = 20
 
 
 def prune_fires(db, before: datetime) -> int:
-    """Delete fire records decided before `before`; how many went."""
-    return db[FIRES].delete_many({"decided": {"$lt": before}}).deleted_count
+    """Delete fire records decided before `before`, and their claims; how many went."""
+    old = {"decided": {"$lt": before}}
+    keys = [doc["_id"] for doc in db[FIRES].find(old, {"_id": 1})]
+    for start in range(0, len(keys), PRUNE_BATCH):
+        db[CLAIMS].delete_many({"_id": {"$in": keys[start:start + PRUNE_BATCH]}})
+    return db[FIRES].delete_many(old).deleted_count
 
 
 def active_runs_by_pipeline(db) -> dict[str, list[dict]]:
