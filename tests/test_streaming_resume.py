@@ -151,7 +151,7 @@ def run_chunk(context, config, chunk):
     return chunk.assign(x=chunk["x"] + 1)
 """
 SUM = """
-frame = context["inputs"]["step"].compute()
+frame = context["inputs"]["resume_parts_step"].compute()
 return {"rows": len(frame), "parts": sorted(set(frame["part"]))}
 """
 
@@ -159,15 +159,19 @@ return {"rows": len(frame), "parts": sorted(set(frame["part"]))}
 def test_a_resumed_stream_reads_no_partition_before_its_checkpoint(make_project, engine_for,
                                                                    tmp_path):
     """A dask DataFrame's partitions before the checkpoint are skipped by index: never
-    loaded (not read and dropped), whatever their source."""
+    loaded (not read and dropped), whatever their source. (Plugin names of their own: its
+    `load` function is pickled by reference to its module, and the session's cluster has
+    met other tests' plugins named `load`.)"""
     log, fixed = tmp_path / "loaded.log", tmp_path / "fixed"
     project = make_project(
         "pipelines:\n  parts:\n    hooks: [load, step, total]\n"
-        f"plugin_config:\n  load: {{log: {str(log)!r}}}\n  step: {{fixed: {str(fixed)!r}}}\n",
-        {"load": plugin_source("load", "load", body=LOAD, code=LOAD_CODE),
-         "step": plugin_source("step", "step", body="return None", code=STEP_CODE,
-                               STREAM=True, CHECKPOINT_ROWS=1),
-         "total": plugin_source("total", "total", body=SUM)})
+        f"plugin_config:\n  resume_parts_load: {{log: {str(log)!r}}}\n"
+        f"  resume_parts_step: {{fixed: {str(fixed)!r}}}\n",
+        {"resume_parts_load": plugin_source("resume_parts_load", "load", body=LOAD,
+                                            code=LOAD_CODE),
+         "resume_parts_step": plugin_source("resume_parts_step", "step", body="return None",
+                                            code=STEP_CODE, STREAM=True, CHECKPOINT_ROWS=1),
+         "resume_parts_total": plugin_source("resume_parts_total", "total", body=SUM)})
     engine = engine_for(project)
     first = engine.run("parts", timeout=RUN_TIMEOUT)
     assert first.status != "completed"
@@ -180,5 +184,5 @@ def test_a_resumed_stream_reads_no_partition_before_its_checkpoint(make_project,
     assert resumed.status == "completed", resumed
     loaded = sorted({int(line) for line in log.read_text().split()})
     assert loaded == [5, 6, 7]          # partitions 0-4 were not loaded again
-    assert resumed.output("total", timeout=RUN_TIMEOUT) == {"rows": 8000,
+    assert resumed.output("resume_parts_total", timeout=RUN_TIMEOUT) == {"rows": 8000,
                                                             "parts": list(range(8))}
