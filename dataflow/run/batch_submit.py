@@ -11,10 +11,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dask._expr import LLGExpr
-from dask._task_spec import Task, TaskRef
 
 from dataflow.model import priority_value
-from dataflow.run.graph import execute_task, submit_graph, task_key
+from dataflow.run.graph import run_graph, submit_graph, task_key
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -34,15 +33,10 @@ def _one_priority(plan: RunPlan) -> int | None:
 
 
 def _add_graph(graph: dict, keys: list[str], handle: RunHandle) -> None:
-    """The run's tasks, each hook after the previous one (as run/graph.py lays them)."""
-    previous: list[str] = []
-    for stage in handle.plan.stages:
-        current = [task_key(handle.env, task) for task in stage]
-        for key, task in zip(current, stage):
-            graph[key] = Task(key, execute_task, handle.env, task,
-                              *[TaskRef(k) for k in previous])
-        keys += current
-        previous = current or previous
+    """The run's tasks, laid out as any run's (run/graph.py)."""
+    tasks, task_keys, _ = run_graph(handle.env, handle.plan)
+    graph.update(tasks)
+    keys += task_keys
 
 
 def _submit_group(client: Client, priority: int, group: list[RunHandle]) -> None:

@@ -36,10 +36,12 @@ def _priority(plan: RunPlan, task: PlannedTask) -> int:
     return priority_value(plan.priority) + (priority_value(task.priority) if task.priority else 0)
 
 
-def _as_one_graph(client: Client, env: RunEnv, plan: RunPlan) -> dict[str, Future]:
+def run_graph(env: RunEnv, plan: RunPlan) -> tuple[dict, list[str], list[str]]:
+    """A run's tasks as Dask tasks, each hook after the previous one, streamed hooks
+    fused (run/stream_chains.py): (graph, its keys, their task ids), in order."""
     graph, keys, task_ids = {}, [], []
     previous: list[str] = []
-    chains = stream_chains(plan)        # run/stream_chains.py: streamed hooks, fused
+    chains = stream_chains(plan)
     for stage in plan.stages:
         current = []
         for task in stage:
@@ -52,6 +54,11 @@ def _as_one_graph(client: Client, env: RunEnv, plan: RunPlan) -> dict[str, Futur
             task_ids.append(task.task_id)
             current.append(key)
         previous = current or previous
+    return graph, keys, task_ids
+
+
+def _as_one_graph(client: Client, env: RunEnv, plan: RunPlan) -> dict[str, Future]:
+    graph, keys, task_ids = run_graph(env, plan)
     priority = _priority(plan, plan.tasks[0]) if plan.tasks else 0
     futures = client.get(graph, keys, sync=False, priority=priority, retries=0)
     return dict(zip(task_ids, futures))
