@@ -16,6 +16,7 @@ from typing import Any, Callable
 from rich.markup import escape
 
 from dataflow.cli import phases
+from dataflow.cluster.client import wants_dashboard
 from dataflow.cluster.shutdown import exit_now
 from dataflow.alerts.service import AlertService
 from dataflow.cli.common import console, err_console
@@ -126,7 +127,7 @@ def run_here(project: Project, plan: RunPlan, *, verbose: bool, as_json: bool,
 def _run_with_engine(project: Project, plan: RunPlan, alerts: AlertService | None,
                      verbose: bool, as_json: bool, use_cache: bool, run_fields: dict
                      ) -> RunResult:
-    engine = Engine(project)
+    engine = Engine(project, dashboard=wants_dashboard(project.settings.cluster, verbose))
     try:
         if alerts is not None:
             engine.add_listener(alerts.on_event, "alerts")

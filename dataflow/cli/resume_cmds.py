@@ -8,6 +8,7 @@ from dataflow.cli.common import (EXIT_CODES, console, handles_errors, open_proje
 from dataflow.cli.local_run import leave
 from dataflow.cli.progress import ProgressView
 from dataflow.cli.run_cmd import print_summary
+from dataflow.cluster.client import wants_dashboard
 from dataflow.run.engine import Engine
 from dataflow.run.resume import resume_plan
 from dataflow.store.control import mark_success
@@ -19,9 +20,11 @@ from dataflow.store.control import mark_success
               help="Re-run only the tasks that failed; skip the others that did not complete.")
 @click.option("--again", is_flag=True,
               help="Resume a run that was resumed before (its plugins' side effects repeat).")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also start the Dask dashboard and print its address.")
 @project_option
 @handles_errors
-def resume_command(run_id, failed_only, again, project_dir) -> None:
+def resume_command(run_id, failed_only, again, verbose, project_dir) -> None:
     """Resume a failed, cancelled or interrupted run from where it stopped.
 
     Tasks that completed are not run again: their checkpointed outputs are
@@ -34,8 +37,10 @@ def resume_command(run_id, failed_only, again, project_dir) -> None:
     reused = sum(task.mode == "restore" for task in plan.tasks)
     console.print(f"resuming run {old['_id']} of {old['pipeline']}: {reused} task(s) restored "
                   f"from checkpoints, {sum(t.mode == 'run' for t in plan.tasks)} to run")
-    engine = Engine(project)
+    engine = Engine(project, dashboard=wants_dashboard(project.settings.cluster, verbose))
     try:
+        if verbose:
+            console.print(f"Dask dashboard: {engine.dashboard}")
         with ProgressView(plan, resources=lambda: engine.resources.snapshot()
                           if engine.resources else {}) as view:
             result = engine.resume(old["_id"], failed_only, listeners=[view], again=again)

@@ -99,7 +99,8 @@ def chosen_pipeline(project, pipeline: str | None) -> str:
               help="A YAML/JSON file {plugin: {field: value}} of overrides for this run.")
 @click.option("--local", is_flag=True,
               help="Run in this process even when a `dataflow serve` is running.")
-@click.option("--verbose", "-v", is_flag=True, help="Also print the Dask dashboard address.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also start the Dask dashboard and print its address.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or plan) as JSON.")
 @click.option("--no-cache", is_flag=True, help="Run every plugin, even cached ones (CACHE).")
 @click.option("--env", "env_assignments", multiple=True, metavar="KEY=VALUE",

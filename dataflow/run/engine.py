@@ -57,13 +57,14 @@ class Engine:
     the CPU governor; `govern=True` governs a client you pass in as well.
     `listeners` are called on the event thread, in order; `observers` (the user's, from
     listeners/ and entry points, and those added by `add_listener`) each on a thread of
-    their own, so that one raising or hanging never harms a run. `watch=True`: hot reload.
+    their own, so that one raising or hanging never harms a run. `watch=True`: hot reload. `dashboard=False`: an own cluster
+    without the Dask dashboard.
     """
 
     def __init__(self, project: Project, client: Client | None = None,
                  listeners: Iterable[Callable[[dict], None]] = (), govern: bool | None = None,
-                 watch: bool = False):
-        self.project = project
+                 watch: bool = False, dashboard: bool = True):
+        self.project, self._dashboard = project, dashboard
         self.observers = ListenerSet(discover_listeners(project))
         self.listeners: list[Callable[[dict], None]] = [*listeners, self.observers]
         self._client: Client | None = client
@@ -88,7 +89,8 @@ class Engine:
         if self._client is None:
             settings = self.project.settings
             self._client, self._cluster = start_client(
-                settings.cluster, int(settings.retry.get("worker_death_retries", 1)))
+                settings.cluster, int(settings.retry.get("worker_death_retries", 1)),
+                self._dashboard)
         if self.resources is None:
             subscribe(self._client, self._route)
             prepare_workers(self._client, self.project, own_cluster=self._cluster is not None)
