@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from dask._expr import LLGExpr
 
 from dataflow.model import priority_value
-from dataflow.run.graph import run_graph, submit_graph, task_key, warm_up_streams
+from dataflow.run.graph import run_graph, submit_graph, task_key
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -60,7 +60,6 @@ def submit_all(client: Client, handles: list[RunHandle],
     groups: dict[int, list[RunHandle]] = {}
     failed: dict[str, Exception] = {}
     told = on_submitted or (lambda run_ids: None)
-    warm_up_streams(client, [handle.plan for handle in handles])
     for handle in handles:
         priority = _one_priority(handle.plan)
         if priority is not None:

@@ -17,15 +17,14 @@ from dataflow.run.stream_chains import stream_chains
 # The one bridge from the orchestrating side to code that runs on the workers: the task
 # function, and the cancel-flag functions sent with `client.run` (and as a worker plugin).
 # undo_completed: a completed task of a failed atomic run rolled back (run/atomic.py).
-# warm_up_driver: every worker imports what streams need as a run with a stream starts.
 from dataflow.worker.task import (CancelFlag, execute_task, hard_stop, request_cancel,
-                                  running_here, undo_completed, warm_up_driver)
+                                  running_here, undo_completed)
 
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-__all__ = ["submit_graph", "warm_up_streams", "task_key", "execute_task", "hard_stop",
-           "request_cancel", "running_here", "CancelFlag", "undo_completed", "warm_up_driver"]
+__all__ = ["submit_graph", "task_key", "execute_task", "hard_stop", "request_cancel",
+           "running_here", "CancelFlag", "undo_completed"]
 
 
 def task_key(env: RunEnv, task: PlannedTask) -> str:
@@ -82,18 +81,10 @@ def _one_by_one(client: Client, env: RunEnv, plan: RunPlan) -> dict[str, Future]
     return futures
 
 
-def warm_up_streams(client: Client, plans: list[RunPlan]) -> None:
-    """Every worker starts importing what streams need (on a thread) as runs with a
-    stream start, rather than once a chunk reaches it (~1 s into the stream)."""
-    if any(stream_chains(plan) for plan in plans):
-        client.run(warm_up_driver, wait=False)
-
-
 def submit_graph(client: Client, env: RunEnv, plan: RunPlan) -> dict[str, Future]:
     """Submit every task of `plan`; returns {task_id: future} in hook order."""
     if not plan.tasks:
         return {}
-    warm_up_streams(client, [plan])
     if len({_priority(plan, task) for task in plan.tasks}) <= 1:
         return _as_one_graph(client, env, plan)
     return _one_by_one(client, env, plan)

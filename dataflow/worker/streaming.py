@@ -12,7 +12,6 @@ itself from a dask DataFrame (or generator) among its inputs.
 from __future__ import annotations
 
 import importlib
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,15 +21,6 @@ from dataflow.plugins.loader import import_plugin
 # worker/stream_drive.py, imported on first use: every task imports this module, and
 # dask.dataframe + pandas + pyarrow would add ~1 s to each worker's first task
 DRIVER = "dataflow.worker.stream_drive"
-
-
-async def warm_up_driver() -> None:
-    """Import the driver on a thread of this worker now: sent to every worker as a run with
-    a stream starts, so the workers that get its first chunks are not still importing
-    (~1 s) once the producing task has made its stream (its worker imports it anyway).
-    A coroutine: Dask runs only those without waiting for them (`client.run(wait=False)`)."""
-    threading.Thread(target=importlib.import_module, args=(DRIVER,), daemon=True,
-                     name="dataflow-warm-up-streaming").start()
 
 
 def is_dask_frame(value: Any) -> bool:

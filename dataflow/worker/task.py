@@ -21,7 +21,7 @@ from dataflow.worker.deaths import unless_died_too_often
 from dataflow.worker.undo import undo_completed, with_undo
 from dataflow.worker.checkpoints import existing_checkpoint, load_checkpoint, save_checkpoint
 from dataflow.worker.plugin_log import log_record
-from dataflow.worker.streaming import stream_output, streamed_task, warm_up_driver
+from dataflow.worker.streaming import stream_output, streamed_task
 from dataflow.errors import CheckpointUnreadable
 from dataflow.events import emit
 from dataflow.model import Outcome, PlannedTask, RunEnv
@@ -31,7 +31,7 @@ from dataflow.statuses import TaskStatus
 # Called on every worker by the orchestrator (`client.run`) to cancel or stop plugins.
 WORKER_CALLS = (hard_stop, request_cancel, running_here)
 __all__ = ["execute_task", "CancelFlag", "hard_stop", "request_cancel", "running_here",
-           "undo_completed", "warm_up_driver"]
+           "undo_completed"]
 
 
 def _worker_address() -> str | None:
