@@ -57,8 +57,8 @@ class Engine:
     the CPU governor; `govern=True` governs a client you pass in as well.
     `listeners` are called on the event thread, in order; `observers` (the user's, from
     listeners/ and entry points, and those added by `add_listener`) each on a thread of
-    their own, so that one raising or hanging never harms a run. `watch=True`: hot reload. `dashboard=False`: an own cluster
-    without the Dask dashboard.
+    their own, so that one raising or hanging never harms a run. `watch=True`: hot reload.
+    `dashboard=False`: a cluster this engine starts has no Dask dashboard.
     """
 
     def __init__(self, project: Project, client: Client | None = None,
