@@ -1,6 +1,7 @@
 """No process outlives its run: child processes a plugin leaves behind are stopped when its
 task ends (unless it keeps them on purpose), and the workers of a `dataflow run` killed with
-SIGKILL exit promptly — a worker the CPU governor had paused (SIGSTOP) at that moment too."""
+SIGKILL exit promptly — a worker the CPU governor had paused (SIGSTOP) at that moment too,
+and the worker server they were forked from (cluster/worker_server.py)."""
 from __future__ import annotations
 
 import contextlib
@@ -74,11 +75,14 @@ def test_a_paused_worker_exits_when_its_orchestrator_is_killed(make_project, sto
     try:
         worker = int(wait_until(lambda: out_dir.read("waiter", "pid"), 120,
                                 message="the plugin to start"))
+        parent = psutil.Process(worker).ppid()      # the run's worker server
+        assert parent != run.pid and psutil.Process(parent).ppid() == run.pid
         os.kill(worker, signal.SIGSTOP)        # as the governor pauses it, many times a second
         wait_until(lambda: psutil.Process(worker).status() == psutil.STATUS_STOPPED, 10)
         run.send_signal(signal.SIGKILL)
         run.wait(30)
         wait_until(lambda: gone(worker), 60, message="the paused worker to exit")
+        wait_until(lambda: gone(parent), 60, message="the worker server to exit")
     finally:
         if run.poll() is None:
             run.kill()

@@ -5,6 +5,7 @@ import click
 
 from dataflow.cli.common import (EXIT_CODES, console, handles_errors, open_project,
                                  project_option)
+from dataflow.cli.early_workers import start_workers_early
 from dataflow.cli.local_run import leave
 from dataflow.cli.progress import ProgressView
 from dataflow.cli.run_cmd import print_summary
@@ -33,6 +34,7 @@ def resume_command(run_id, failed_only, again, verbose, project_dir) -> None:
     that resumed it, unless you pass --again.
     """
     project = open_project(project_dir)
+    start_workers_early(project)
     plan, old = resume_plan(project, run_id, failed_only, again)
     reused = sum(task.mode == "restore" for task in plan.tasks)
     console.print(f"resuming run {old['_id']} of {old['pipeline']}: {reused} task(s) restored "

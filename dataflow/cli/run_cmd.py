@@ -126,6 +126,9 @@ def run_command(pipeline, dry_run, assignments, config_file, local, verbose, as_
     """
     phases.mark("imported")
     project = open_project(project_dir)
+    server = None if local or dry_run else find_server(project.directory)
+    if server is None and not dry_run:      # Dask's config is loaded only for a local run
+        importlib.import_module("dataflow.cli.early_workers").start_workers_early(project)
     pipeline = chosen_pipeline(project, pipeline)
     problems = project_problems(project, pipeline=pipeline)
     if problems:
@@ -139,7 +142,6 @@ def run_command(pipeline, dry_run, assignments, config_file, local, verbose, as_
         print_json(plan.describe()) if as_json else print_plan(plan)
         return
     fields = {"overrides": overrides} if overrides else {}
-    server = None if local else find_server(project.directory)
     if server is not None:      # requests (remote) or Dask (local): only the one used loads
         result: Any = importlib.import_module("dataflow.cli.remote_run").run_on_server(
             project, server, plan, overrides, as_json=as_json, use_cache=not no_cache,

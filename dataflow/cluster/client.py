@@ -11,9 +11,11 @@ import math
 import os
 
 import dask
+import distributed.utils
 from distributed import Client, LocalCluster
 
 from dataflow.config.settings import ClusterSettings
+from dataflow.cluster.worker_server import worker_server_started
 from dataflow.errors import SchedulerUnreachable
 
 MIN_WORKERS = 2
@@ -59,6 +61,8 @@ def start_client(settings: ClusterSettings, worker_death_retries: int = 1,
                 "Fix: start the scheduler, correct the address, or unset both to run on a "
                 "local cluster") from None
     minimum, maximum = worker_bounds(settings)
+    if worker_server_started():
+        fork_workers_from_server()
     with dask.config.set({"distributed.worker.daemon": False,
                           "distributed.scheduler.allowed-failures":
                               allowed_failures(worker_death_retries),
@@ -71,6 +75,15 @@ def start_client(settings: ClusterSettings, worker_death_retries: int = 1,
     if maximum > minimum:
         cluster.adapt(minimum=minimum, maximum=maximum)
     return Client(cluster), cluster
+
+
+def fork_workers_from_server() -> None:
+    """Every worker of this process (those started later by adapt or restarted by a nanny
+    too) is forked from the warm worker server (cluster/worker_server.py)."""
+    dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
+    # Dask would otherwise import numpy, pandas and lz4 here, to preload them into a
+    # forkserver that is already running (so to no effect).
+    setattr(distributed.utils, "_forkserver_preload_set", True)
 
 
 def wants_dashboard(settings: ClusterSettings, asked: bool) -> bool:

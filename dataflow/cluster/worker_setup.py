@@ -13,6 +13,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
+import psutil
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from dataflow.plugins.loader import plugin_dirs
@@ -61,7 +62,9 @@ class WakeWhenOrphaned(WorkerPlugin):
     once — unless the CPU governor had paused it (SIGSTOP) at that moment: nobody would ever
     resume it, and it would stay behind for good. The kernel's parent-death signal
     (Linux `prctl(PR_SET_PDEATHSIG)`) is delivered to a stopped process too; SIGCONT wakes
-    it, and it then exits as a running worker does (and harms nothing otherwise).
+    it, and it then exits as a running worker does (and harms nothing otherwise). A worker
+    forked from the worker server (cluster/worker_server.py) has that server for parent,
+    which dies with the orchestrator (cluster/server_guard.py).
     """
 
     name = "dataflow-wake-when-orphaned"
@@ -70,8 +73,16 @@ class WakeWhenOrphaned(WorkerPlugin):
         self.orchestrator_pid = orchestrator_pid
 
     def setup(self, worker=None, **kwargs) -> None:
-        if sys.platform.startswith("linux") and os.getppid() == self.orchestrator_pid:
+        if sys.platform.startswith("linux") and self.orchestrator_pid in _parent_and_its_parent():
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGCONT))
+
+
+def _parent_and_its_parent() -> tuple[int, ...]:
+    parent = os.getppid()
+    try:
+        return parent, psutil.Process(parent).ppid()
+    except psutil.Error:
+        return (parent,)
 
 
 def add_paths(paths: list[str]) -> None:
