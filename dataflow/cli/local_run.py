@@ -157,6 +157,27 @@ def _run_with_engine(project: Project, plan: RunPlan, alerts: AlertService | Non
     return result
 
 
+def resume_here(project: Project, plan: RunPlan, run_id: str, *, failed_only: bool,
+                again: bool, verbose: bool) -> RunResult:
+    """`dataflow resume`'s run of `plan` on this process's own cluster, with live progress."""
+    engine = Engine(project, dashboard=wants_dashboard(project.settings.cluster, verbose))
+    try:
+        engine.client           # the cluster, started now (for the dashboard's link)
+        phases.mark("cluster_started")
+        if verbose:
+            console.print(f"Dask dashboard: {engine.dashboard}")
+        with ProgressView(plan, resources=lambda: engine.resources.snapshot()
+                          if engine.resources else {}) as view:
+            result = engine.resume(run_id, failed_only, listeners=[view], again=again)
+        phases.mark("run_finished")
+    except BaseException:
+        engine.close()
+        raise
+    engine.close(for_exit=True)     # like `dataflow run`: its workers killed as it leaves
+    project.close()
+    return result
+
+
 def leave(code: int) -> None:
     """End this process with `code` now that its run is recorded: no graceful teardown
     of a cluster nobody will use again (~0.3–0.8 s of every `dataflow run`)."""

@@ -1,16 +1,15 @@
 """`dataflow resume` and `dataflow mark-success`: pick a run up where it stopped."""
 from __future__ import annotations
 
+import importlib
+
 import click
 
+from dataflow.cli import phases
 from dataflow.cli.common import (EXIT_CODES, console, handles_errors, open_project,
                                  project_option)
 from dataflow.cli.early_workers import start_workers_early
-from dataflow.cli.local_run import leave
-from dataflow.cli.progress import ProgressView
 from dataflow.cli.run_cmd import print_summary
-from dataflow.cluster.client import wants_dashboard
-from dataflow.run.engine import Engine
 from dataflow.run.resume import resume_plan
 from dataflow.store.control import mark_success
 
@@ -33,26 +32,20 @@ def resume_command(run_id, failed_only, again, verbose, project_dir) -> None:
     by one process at a time, and once: resuming it again is refused, naming the run
     that resumed it, unless you pass --again.
     """
+    phases.mark("imported")
     project = open_project(project_dir)
     start_workers_early(project)
     plan, old = resume_plan(project, run_id, failed_only, again)
+    phases.mark("planned")
     reused = sum(task.mode == "restore" for task in plan.tasks)
     console.print(f"resuming run {old['_id']} of {old['pipeline']}: {reused} task(s) restored "
                   f"from checkpoints, {sum(t.mode == 'run' for t in plan.tasks)} to run")
-    engine = Engine(project, dashboard=wants_dashboard(project.settings.cluster, verbose))
-    try:
-        if verbose:
-            console.print(f"Dask dashboard: {engine.dashboard}")
-        with ProgressView(plan, resources=lambda: engine.resources.snapshot()
-                          if engine.resources else {}) as view:
-            result = engine.resume(old["_id"], failed_only, listeners=[view], again=again)
-    except BaseException:
-        engine.close()
-        raise
-    engine.close(for_exit=True)     # like `dataflow run`: its workers killed as it leaves
-    project.close()
+    # Dask is imported only now: the worker server started above imports it meanwhile
+    local_run = importlib.import_module("dataflow.cli.local_run")
+    result = local_run.resume_here(project, plan, old["_id"], failed_only=failed_only,
+                                   again=again, verbose=verbose)
     print_summary(result)
-    leave(EXIT_CODES.get(result.status, 1))
+    local_run.leave(EXIT_CODES.get(result.status, 1))
 
 
 @click.command("mark-success")
