@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import psutil
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from dataflow.cluster.paused_memory import GiveBackMemoryWhenPaused
 from dataflow.plugins.loader import plugin_dirs
 
 if TYPE_CHECKING:
@@ -94,10 +95,12 @@ def add_paths(paths: list[str]) -> None:
 
 def prepare_workers(client: Client, project: Project, own_cluster: bool = False) -> None:
     """Register PluginPaths for the project's plugin folders on this client's cluster (and,
-    on a cluster this process started, IgnoreTerminalInterrupt and WakeWhenOrphaned)."""
+    on a cluster this process started, IgnoreTerminalInterrupt, WakeWhenOrphaned and
+    GiveBackMemoryWhenPaused)."""
     if own_cluster:
         client.register_plugin(IgnoreTerminalInterrupt())
         client.register_plugin(WakeWhenOrphaned(os.getpid()))
+        client.register_plugin(GiveBackMemoryWhenPaused())
     folders = [str((project.directory / path).resolve())
                for path in project.settings.plugin_paths]
     add_paths(folders)
