@@ -32,14 +32,16 @@ def _malloc_trim() -> Any:
         return None
 
 
+MALLOC_TRIM = _malloc_trim()
+
+
 def give_back_free_memory() -> None:
     gc.collect()
     arrow = sys.modules.get("pyarrow")     # only if a task loaded it
     if arrow is not None:
         arrow.default_memory_pool().release_unused()
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
+    if MALLOC_TRIM is not None:
+        MALLOC_TRIM(0)
 
 
 class GiveBackMemoryWhenPaused(WorkerPlugin):

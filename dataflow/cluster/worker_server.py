@@ -12,7 +12,6 @@ starts) is the run's. Notebooks, tests and `dataflow serve` keep Dask's spawned 
 """
 from __future__ import annotations
 
-import ast
 import importlib.util
 import itertools
 import multiprocessing
@@ -23,6 +22,8 @@ from pathlib import Path
 import dask.config
 
 from dataflow.cluster.server_guard import ORCHESTRATOR_PID
+from dataflow.plugins.loader import imported_names
+from dataflow.plugins.shipping import python_files
 
 # What every worker imports: the guard first (see server_guard), Dask, dataflow's task runner.
 ALWAYS = ("dataflow.cluster.server_guard", "distributed", "dataflow.worker.task")
@@ -41,20 +42,11 @@ MAX_FILES_SCANNED = 500       # a plugin folder with vendored code: look no furt
 _started = False
 
 
-def _imported_names(file: Path) -> set[str]:
-    """Every module name a file imports (`from dask import dataframe`: dask.dataframe too)."""
+def _names_in(file: Path) -> set[str]:
     try:
-        tree = ast.parse(file.read_bytes(), filename=str(file))
-    except (OSError, SyntaxError, ValueError):
+        return imported_names(file)
+    except OSError:             # unreadable: the plugin's own import reports it
         return set()
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
 
 
 def _installed(name: str) -> bool:
@@ -67,9 +59,8 @@ def _installed(name: str) -> bool:
 def data_libraries(plugin_folders: list[Path]) -> list[str]:
     """The DATA_LIBRARIES (installed) that the plugins in these folders import."""
     files = itertools.islice((file for folder in plugin_folders if folder.is_dir()
-                              for file in sorted(folder.rglob("*.py"))
-                              if "__pycache__" not in file.parts), MAX_FILES_SCANNED)
-    imported = set().union(*map(_imported_names, files))
+                              for file in python_files(folder)), MAX_FILES_SCANNED)
+    imported = set().union(*map(_names_in, files))
     wanted: dict[str, None] = {}       # ordered, without repeats
     for library, modules in DATA_LIBRARIES.items():
         if any(name == library or name.startswith(library + ".") for name in imported):

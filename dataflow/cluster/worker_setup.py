@@ -17,6 +17,7 @@ import psutil
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from dataflow.cluster.paused_memory import GiveBackMemoryWhenPaused
+from dataflow.cluster.server_guard import PR_SET_PDEATHSIG
 from dataflow.plugins.loader import plugin_dirs
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from dataflow.project import Project
 
 PLUGIN_NAME = "dataflow-plugin-paths"
-PR_SET_PDEATHSIG = 1      # <linux/prctl.h>
 
 
 class PluginPaths(WorkerPlugin):

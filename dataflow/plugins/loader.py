@@ -51,8 +51,10 @@ class PluginRef:
     shared: tuple[str, ...] = ()
 
 
-def _imported_top_names(file: Path) -> set[str]:
-    """Top-level names of the absolute imports in a file (anywhere in it)."""
+def imported_names(file: Path) -> set[str]:
+    """Every module name of the absolute imports in a file, anywhere in it (`from dask
+    import dataframe` gives dask and dask.dataframe; a name imported from a module that
+    is not a module itself is harmless here)."""
     try:
         tree = ast.parse(file.read_bytes(), filename=str(file))
     except (SyntaxError, ValueError):
@@ -60,10 +62,16 @@ def _imported_top_names(file: Path) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
+
+
+def _imported_top_names(file: Path) -> set[str]:
+    """Top-level names of the absolute imports in a file (anywhere in it)."""
+    return {name.split(".")[0] for name in imported_names(file)}
 
 
 def _module_name(target: Path) -> str:
